@@ -1,0 +1,60 @@
+"""Kabinet: the application factory."""
+import logging
+import os
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+
+from config import INSTANCE_DIR, Config
+
+from .extensions import db, migrate
+
+
+def create_app(config=None):
+    """Build a fresh app: its own AppBuilder, engine binding and job runner.
+
+    ``config`` is a mapping of overrides on top of :class:`config.Config`; many apps with
+    different databases can live in one process (the tests do this).
+    """
+    app = Flask(__name__, instance_path=INSTANCE_DIR)
+    app.config.from_object(Config)
+    if config:
+        app.config.update(config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    logging.getLogger("spiff").setLevel(logging.WARNING)  # one line per task state change
+
+    from . import models  # noqa: F401  (registers every table on Model.metadata)
+    from .security import ROLE_PERMISSIONS
+
+    app.config.setdefault("FAB_ROLES", ROLE_PERMISSIONS)
+    # Migrations own the schema; permissions are synced by `flask kabinet init`, so the app
+    # can start before the tables exist (e.g. for `flask db upgrade`).
+    app.config.setdefault("FAB_CREATE_DB", False)
+    app.config["FAB_UPDATE_PERMS"] = app.config.get("FAB_UPDATE_PERMS_ON_START", False)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
+
+    with app.app_context():
+        appbuilder = AppBuilder()
+        appbuilder.init_app(app, db.session)
+        _register(app, appbuilder)
+
+    from .workflows import jobs
+
+    jobs.init_app(app)
+    return app
+
+
+def _register(app, appbuilder):
+    from .api import errors, health
+    from .api.staff import register_staff_api
+    from .cli import register_cli
+    from .views import register_views
+
+    errors.register(app)
+    health.register(app)
+    register_staff_api(appbuilder)
+    register_views(appbuilder)
+    register_cli(app)

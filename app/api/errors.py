@@ -1,0 +1,121 @@
+"""The one error shape of every API: ``{"error": {"code", "message", "fields"}}``.
+
+Messages follow ``Accept-Language`` (Russian by default, English on request).
+"""
+import logging
+
+from flask import jsonify, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from ..errors import DomainError
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    "bad_request": ("Некорректный запрос.", "The request is not valid."),
+    "not_json": ("Тело запроса должно быть JSON-объектом.", "The request body must be a JSON object."),
+    "validation_error": ("Данные не прошли проверку.", "The data did not pass validation."),
+    "form_invalid": ("Данные формы не прошли проверку.", "The form data did not pass validation."),
+    "unauthorized": ("Требуется вход в систему.", "Sign-in is required."),
+    "forbidden": ("Недостаточно прав.", "You do not have permission for this."),
+    "not_found": ("Не найдено.", "Not found."),
+    "method_not_allowed": ("Метод не поддерживается.", "Method not allowed."),
+    "rate_limited": ("Слишком много запросов, попробуйте позже.", "Too many requests, try again later."),
+    "internal_error": ("Внутренняя ошибка сервера.", "Internal server error."),
+    "conflict": ("Конфликт с текущим состоянием.", "Conflict with the current state."),
+    "invalid_model": ("Модель процесса некорректна: {element}: {fault}", "Invalid process model: {element}: {fault}"),
+    "definition_not_found": ("Процесс «{key}» не найден.", "Process '{key}' not found."),
+    "instance_not_found": ("Экземпляр процесса {id} не найден.", "Process instance {id} not found."),
+    "task_not_found": ("Задача {id} не найдена.", "Task {id} not found."),
+    "instance_state": (
+        "Действие недоступно: экземпляр {id} в состоянии «{status}».",
+        "Not possible: instance {id} is {status}.",
+    ),
+    "concurrent_change": (
+        "Экземпляр {id} одновременно изменён другим пользователем, повторите.",
+        "Instance {id} was changed concurrently; try again.",
+    ),
+    "deploy_race": ("Версия процесса «{key}» развёрнута одновременно, повторите.", "Another version of '{key}' was deployed at the same moment; try again."),
+    "task_not_open": ("Задача {id} уже не открыта ({status}).", "Task {id} is no longer open ({status})."),
+    "task_claimed": ("Задача {id} взята в работу пользователем {assignee}.", "Task {id} is claimed by {assignee}."),
+    "task_not_claimed": ("Задача {id} никем не взята.", "Task {id} is not claimed."),
+    "customer_task": ("Задачу {id} выполняет клиент.", "Task {id} is the customer's to complete."),
+    "message_not_awaited": (
+        "Сообщение «{name}» с такими ключами корреляции никто не ожидает.",
+        "No process is waiting for message '{name}' with this correlation.",
+    ),
+    "nothing_to_retry": ("У экземпляра {id} нет ошибок для повтора.", "Instance {id} has nothing to retry."),
+}
+
+
+def language():
+    best = request.accept_languages.best_match(["ru", "en"]) if request else None
+    return best or "ru"
+
+
+def message_for(code, params=None):
+    ru, en = MESSAGES.get(code, MESSAGES["bad_request"])
+    template = en if language() == "en" else ru
+    try:
+        return template.format(**(params or {}))
+    except (KeyError, IndexError):
+        return template
+
+
+def error_response(status, code, fields=None, params=None, message=None):
+    body = {"error": {"code": code, "message": message or message_for(code, params), "fields": fields or {}}}
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def domain_error_response(exc):
+    return error_response(exc.status, exc.code, exc.fields, exc.params)
+
+
+def is_api_request():
+    return request.path.startswith("/api/") or request.path == "/health"
+
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 429: "rate_limited"}
+
+
+def register(app):
+    app.register_error_handler(DomainError, domain_error_response)
+
+    @app.errorhandler(ValidationError)
+    def _validation(exc):
+        fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return error_response(422, "validation_error", fields)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc):
+        if not is_api_request():
+            return exc
+        code = _HTTP_CODES.get(exc.code, "bad_request")
+        response = error_response(exc.code, code)
+        if exc.code == 429:
+            response.headers.update(getattr(exc, "headers", None) or {})
+            retry = _retry_after(exc)
+            if retry:
+                response.headers["Retry-After"] = retry
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if not is_api_request():
+            raise exc
+        return error_response(500, "internal_error")
+
+
+def _retry_after(exc):
+    limit = getattr(exc, "limit", None)
+    if limit is None:
+        return None
+    try:
+        return str(int(limit.limit.get_expiry()))
+    except Exception:
+        return None

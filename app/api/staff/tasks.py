@@ -1,0 +1,126 @@
+"""Staff REST: the task inbox, claim, unclaim and complete."""
+from flask import g, request
+from flask_appbuilder.api import expose, protect
+
+from ...models.workflow import utcnow
+from ...workflows import tasks
+from ..base import KabinetApi
+from .schemas import CompleteSchema, HumanTaskSchema
+
+complete_schema = CompleteSchema()
+
+
+def current_worker():
+    user = g.user
+    roles = [role.name for role in user.roles]
+    return tasks.Worker(user.username, roles, is_admin="Admin" in roles)
+
+
+def dump_task(task):
+    task.overdue = bool(task.status == "open" and task.due_at and task.due_at < utcnow())
+    return HumanTaskSchema().dump(task)
+
+
+def _flag(name):
+    return request.args.get(name, "").lower() in ("1", "true", "yes")
+
+
+class TasksApi(KabinetApi):
+    resource_name = "tasks"
+    route_base = "/api/v1/tasks"
+    class_permission_name = "Tasks"
+    method_permission_name = {"inbox": "read", "show": "read", "claim": "write", "unclaim": "write", "complete": "write"}
+    openapi_spec_tag = "Tasks"
+    openapi_spec_component_schemas = (CompleteSchema,)
+
+    @expose("/", methods=["GET"])
+    @protect()
+    def inbox(self):
+        """The caller's inbox: open tasks of the caller's roles.
+        ---
+        get:
+          summary: Inbox
+          parameters:
+          - {in: query, name: mine, schema: {type: boolean}, description: only tasks I claimed}
+          - {in: query, name: unassigned, schema: {type: boolean}, description: only unclaimed tasks}
+          - {in: query, name: process_key, schema: {type: string}}
+          - {in: query, name: overdue, schema: {type: boolean}}
+          - {in: query, name: page, schema: {type: integer, minimum: 0}}
+          - {in: query, name: page_size, schema: {type: integer, minimum: 1, maximum: 100}}
+          responses:
+            200: {description: A page of tasks, earliest due first}
+        """
+        page, page_size = self.page_args()
+        rows, total = tasks.inbox(current_worker(), mine=_flag("mine"), unassigned=_flag("unassigned"),
+                                  process_key=request.args.get("process_key"), overdue=_flag("overdue"),
+                                  page=page, page_size=page_size)
+        return self.response(200, result=[dump_task(t) for t in rows], count=total, page=page, page_size=page_size)
+
+    @expose("/<int:task_id>", methods=["GET"])
+    @protect()
+    def show(self, task_id):
+        """One task with its form schema.
+        ---
+        get:
+          summary: A task
+          parameters:
+          - {in: path, name: task_id, required: true, schema: {type: integer}}
+          responses:
+            200:
+              content: {application/json: {schema: {$ref: '#/components/schemas/HumanTaskSchema'}}}
+            404: {description: No such task among the caller's}
+        """
+        return self.response(200, **dump_task(tasks.get(task_id, current_worker())))
+
+    @expose("/<int:task_id>/claim", methods=["POST"])
+    @protect()
+    def claim(self, task_id):
+        """Claim a task for the caller.
+        ---
+        post:
+          summary: Claim
+          parameters:
+          - {in: path, name: task_id, required: true, schema: {type: integer}}
+          responses:
+            200: {description: The claimed task}
+            404: {description: No such task among the caller's}
+            409: {description: Claimed by someone else, or no longer open}
+        """
+        return self.response(200, **dump_task(tasks.claim(task_id, current_worker())))
+
+    @expose("/<int:task_id>/unclaim", methods=["POST"])
+    @protect()
+    def unclaim(self, task_id):
+        """Hand a claimed task back to the role's pool.
+        ---
+        post:
+          summary: Unclaim
+          parameters:
+          - {in: path, name: task_id, required: true, schema: {type: integer}}
+          responses:
+            200: {description: The task, unassigned}
+            409: {description: Not claimed, or claimed by someone else}
+        """
+        return self.response(200, **dump_task(tasks.unclaim(task_id, current_worker())))
+
+    @expose("/<int:task_id>/complete", methods=["POST"])
+    @protect()
+    def complete(self, task_id):
+        """Complete a task with data validated against its JSON Schema form.
+        ---
+        post:
+          summary: Complete
+          parameters:
+          - {in: path, name: task_id, required: true, schema: {type: integer}}
+          requestBody:
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/CompleteSchema'}
+          responses:
+            200: {description: The completed task}
+            404: {description: No such task among the caller's}
+            409: {description: Already completed, or claimed by someone else}
+            422: {description: The data fails the form; field errors in error.fields}
+        """
+        payload = complete_schema.load(self.json_body())
+        return self.response(200, **dump_task(tasks.complete(task_id, current_worker(), payload["data"])))

@@ -1,0 +1,36 @@
+"""`flask kabinet …`: set-up commands that `make run` chains after `flask db upgrade`."""
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+kabinet = AppGroup("kabinet", help="Kabinet set-up commands.")
+
+
+@kabinet.command("init")
+def init_command():
+    """Create roles and permissions (idempotent)."""
+    from .bootstrap import init_security
+
+    init_security(current_app)
+    click.echo("roles and permissions are up to date")
+
+
+@kabinet.command("deploy-shipped")
+def deploy_shipped_command():
+    """Deploy the processes in app/bpmn (a new version only where they changed)."""
+    from .bootstrap import deploy_shipped
+
+    for definition, created in deploy_shipped():
+        click.echo(f"{definition.key} v{definition.version}: {'deployed' if created else 'unchanged'}")
+
+
+@kabinet.command("demo")
+def demo_command():
+    """Load demo data when the database has none (safe to run again)."""
+    from .demo import load_demo
+
+    click.echo(load_demo())
+
+
+def register_cli(app):
+    app.cli.add_command(kabinet)

@@ -1,0 +1,76 @@
+"""Demo data for `make run`: one staff user per role and meter verifications in every state.
+
+DEMO ONLY: the passwords below are published in the README.
+"""
+from flask import current_app
+from sqlalchemy import select
+
+from .bootstrap import deploy_shipped, init_security
+from .extensions import db
+from .models.workflow import HumanTask, ProcessInstance
+from .workflows import instances, jobs, messages, tasks
+
+DEMO_PASSWORD = "Demo-pass-2026!"
+DEMO_STAFF = [
+    ("admin", "Admin", "Анна", "Админова"),
+    ("operator", "Operator", "Олег", "Операторов"),
+    ("dispatcher", "Dispatcher", "Дарья", "Диспетчерова"),
+    ("technician", "Technician", "Тимур", "Техников"),
+    ("billing", "Billing", "Борис", "Биллингов"),
+    ("analyst", "Analyst", "Алла", "Аналитикова"),
+    ("editor", "ContentEditor", "Елена", "Редакторова"),
+]
+
+
+def _verification(number, meter_kind="electricity", overdue=False):
+    return {
+        "request_number": number, "customer_phone": "+79161234567", "account_number": "5001234567",
+        "meter_serial": f"SN-{number[-4:]}", "meter_kind": meter_kind, "overdue": overdue,
+    }
+
+
+def _complete(instance, worker, data):
+    jobs.wait_for_jobs(instance.id)
+    task = db.session.execute(
+        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
+    ).scalars().first()
+    return tasks.complete(task.id, worker, data)
+
+
+def load_demo():
+    app = current_app
+    init_security(app)
+    sm = app.appbuilder.sm
+    created_users = 0
+    for username, role, first, last in DEMO_STAFF:
+        if sm.find_user(username=username) is None:
+            sm.add_user(username, first, last, f"{username}@kabinet.local", [sm.find_role(role)], DEMO_PASSWORD)
+            created_users += 1
+    deploy_shipped()
+    if db.session.execute(select(ProcessInstance.id).limit(1)).first():
+        return f"demo data already present ({created_users} staff users added)"
+
+    dispatcher = tasks.Worker("dispatcher", ["Dispatcher"])
+    technician = tasks.Worker("technician", ["Technician"])
+    visit = {"visit_date": "2026-12-01", "slot": "09:00-12:00", "technician": "technician"}
+
+    instances.start("meter_verification", "MV-2026-0001", _verification("MV-2026-0001"), actor="demo")
+    claimed = instances.start("meter_verification", "MV-2026-0002", _verification("MV-2026-0002", "cold_water"),
+                              actor="demo")
+    jobs.wait_for_jobs(claimed.id)
+    task = db.session.execute(select(HumanTask).where(HumanTask.instance_id == claimed.id)).scalars().first()
+    tasks.claim(task.id, dispatcher)
+    scheduled = instances.start("meter_verification", "MV-2026-0003", _verification("MV-2026-0003", "heat"),
+                                actor="demo")
+    _complete(scheduled, dispatcher, visit)
+    for number, result in (("MV-2026-0004", "passed"), ("MV-2026-0005", "failed")):
+        done = instances.start("meter_verification", number, _verification(number), actor="demo")
+        _complete(done, dispatcher, visit)
+        _complete(done, technician, {"equipment_ready": True})
+        messages.send("verification_report", {"request_number": number}, {"result": result}, actor="demo")
+    suspended = instances.start("meter_verification", "MV-2026-0006", _verification("MV-2026-0006", overdue=True),
+                                actor="demo")
+    instances.suspend(suspended.id, "demo")
+    cancelled = instances.start("meter_verification", "MV-2026-0007", _verification("MV-2026-0007"), actor="demo")
+    instances.cancel(cancelled.id, "demo")
+    return f"demo data loaded: {created_users} staff users, 7 meter verifications"

@@ -1,0 +1,46 @@
+"""Messages to customers. Delivery adapters (SMS, email, push) arrive with the identity issue;
+until then the outbox is delivered to the log sink: a line in ``OUTBOX_LOG_PATH`` (``instance/outbox.log``)."""
+from flask import current_app
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models.notifications import OutboxMessage
+from ..models.workflow import utcnow
+
+TEMPLATES = {
+    "verification_accepted": "Заявка {request} на поверку счётчика {meter} принята.",
+    "verification_scheduled": "Поверка счётчика {meter} назначена на {visit_date}.",
+    "verification_escalated": "Поверка счётчика {meter}: визит назначается в приоритетном порядке.",
+    "verification_passed": "Счётчик {meter} прошёл поверку. Следующая поверка: {next_verification}.",
+    "verification_failed": "Счётчик {meter} не прошёл поверку: назначим замену.",
+}
+
+
+class _Defaults(dict):
+    def __missing__(self, key):
+        return "—"
+
+
+def queue_message(idempotency_key, channel, recipient, template, context):
+    """Add a message to the outbox once per key; returns the row (existing or new)."""
+    existing = db.session.execute(
+        select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    body = TEMPLATES.get(template, template).format_map(_Defaults(context))
+    message = OutboxMessage(
+        idempotency_key=idempotency_key, channel=channel, recipient=recipient or "unknown",
+        template=template, body=body, context=context,
+    )
+    db.session.add(message)
+    db.session.flush()
+    _deliver_to_log(message)
+    return message
+
+
+def _deliver_to_log(message):
+    with open(current_app.config["OUTBOX_LOG_PATH"], "a", encoding="utf-8") as sink:
+        sink.write(f"{utcnow().isoformat()} {message.channel} {message.recipient} {message.body}\n")
+    message.status = "sent"
+    message.sent_at = utcnow()

@@ -1,0 +1,5 @@
+"""Flask-AppBuilder screens."""
+
+
+def register_views(appbuilder):
+    pass

@@ -1,0 +1,165 @@
+"""Fixtures: apps on a throw-away SQLite file and on a fresh PostgreSQL database, real Redis.
+
+PostgreSQL and Redis come from KABINET_TEST_POSTGRES_URL / KABINET_TEST_REDIS_URL (``.ci/run``
+sets them), defaulting to the local services; tests that need them are skipped with the reason
+when they are not reachable. Each run makes its own database and Redis key prefix and removes
+them afterwards.
+"""
+import os
+import uuid
+
+import pytest
+import redis
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from app import create_app
+from app.bootstrap import deploy_shipped, init_security
+from app.extensions import db
+
+PG_URL = os.environ.get("KABINET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("KABINET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+PASSWORD = "Test-pass-2026!"
+ROLES = ("Admin", "Operator", "Dispatcher", "Technician", "Billing", "Analyst", "ContentEditor")
+BASE_CONFIG = {
+    "TESTING": True,
+    "WTF_CSRF_ENABLED": False,
+    "START_TICKER": False,
+    "SERVICE_HANDLER_MODULES": ["tests.support.handlers"],
+    "SERVICE_TASK_BACKOFF_SECONDS": 0.05,
+    "SCRIPT_TIME_LIMIT_SECONDS": 0.5,
+    "STAFF_API_LOGIN_RATE_LIMIT": "1000 per minute",
+    "AUTH_RATE_LIMIT": "1000 per minute",
+    "OUTBOX_LOG_PATH": os.path.join(os.environ.get("TMPDIR", "/tmp"), f"kabinet-test-outbox-{os.getpid()}.log"),
+}
+
+
+def _reachable_postgres():
+    try:
+        engine = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return engine
+    except Exception:
+        return None
+
+
+def _reachable_redis():
+    try:
+        conn = redis.Redis.from_url(REDIS_URL)
+        conn.ping()
+        return conn
+    except Exception:
+        return None
+
+
+def build_app(database_url, tmp_path=None, **overrides):
+    config = dict(BASE_CONFIG, SQLALCHEMY_DATABASE_URI=database_url, **overrides)
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+        init_security(app)
+        sm = app.appbuilder.sm
+        for role in ROLES:
+            username = role.lower()
+            if sm.find_user(username=username) is None:
+                sm.add_user(username, role, "Test", f"{username}@test.local", [sm.find_role(role)], PASSWORD)
+        deploy_shipped()
+    return app
+
+
+@pytest.fixture(scope="session")
+def postgres_engine():
+    engine = _reachable_postgres()
+    if engine is None:
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+    return engine
+
+
+@pytest.fixture(scope="session")
+def redis_conn():
+    conn = _reachable_redis()
+    if conn is None:
+        pytest.skip(f"Redis not reachable at {REDIS_URL}")
+    return conn
+
+
+@pytest.fixture(scope="session")
+def make_pg_database(postgres_engine):
+    """Factory: a fresh PostgreSQL database URL; all are dropped at the end of the run."""
+    created = []
+
+    def make():
+        name = f"kabinet_test_{uuid.uuid4().hex[:12]}"
+        with postgres_engine.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return postgres_engine.url.set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    with postgres_engine.connect() as conn:
+        for name in created:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def redis_prefix(redis_conn):
+    prefix = f"kabinet_test_{uuid.uuid4().hex[:10]}"
+    yield prefix
+    keys = list(redis_conn.scan_iter(f"{prefix}*")) + list(redis_conn.scan_iter(f"rq:*{prefix}*"))
+    if keys:
+        redis_conn.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+def sqlite_app(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sqlite") / "kabinet.db"
+    app = build_app(f"sqlite:///{path}")
+    yield app
+
+
+@pytest.fixture(scope="session")
+def pg_app(make_pg_database):
+    """PostgreSQL with in-process jobs: the engine's locking on the production database."""
+    return build_app(make_pg_database())
+
+
+@pytest.fixture(params=["sqlite", "pg"])
+def app(request):
+    return request.getfixturevalue(f"{request.param}_app")
+
+
+class ApiClient:
+    """A Flask test client signed in as one staff role (tokens cached per app and user)."""
+
+    _tokens = {}
+
+    def __init__(self, app, username):
+        self.app = app
+        self.client = app.test_client()
+        key = (id(app), username)
+        if key not in self._tokens:
+            response = self.client.post("/api/v1/security/login",
+                                        json={"username": username, "password": PASSWORD, "provider": "db"})
+            assert response.status_code == 200, response.get_json()
+            self._tokens[key] = response.get_json()["access_token"]
+        self.headers = {"Authorization": f"Bearer {self._tokens[key]}"}
+
+    def get(self, url, **kwargs):
+        return self.client.get(url, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs)
+
+    def post(self, url, json=None, **kwargs):
+        return self.client.post(url, json=json, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs)
+
+
+@pytest.fixture
+def api(app):
+    """``api("dispatcher")`` → a client signed in as that role's test user."""
+    return lambda username="admin": ApiClient(app, username)
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield app
+        db.session.remove()
