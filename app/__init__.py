@@ -54,6 +54,7 @@ def _register(app, appbuilder):
     from .views import register_views
 
     errors.register(app)
+    errors.register_jwt_errors(appbuilder.sm.jwt_manager)
     health.register(app)
     register_staff_api(appbuilder)
     register_views(appbuilder)

@@ -163,3 +163,47 @@ def ctx(app):
     with app.app_context():
         yield app
         db.session.remove()
+
+
+# --- PostgreSQL + Redis stacks with real `python worker.py` processes (tests/support/workers.py) ---
+
+class RqStack:
+    """An app on its own PostgreSQL database with jobs on RQ under its own Redis prefix, and
+    the pool of worker processes sharing its database, prefix and engine settings."""
+
+    def __init__(self, app, database_url, workers):
+        self.app = app
+        self.database_url = database_url
+        self.workers = workers
+
+    def api(self, username="admin"):
+        return ApiClient(self.app, username)
+
+
+# Engine settings of BASE_CONFIG a worker process must share with the test's app.
+WORKER_SETTINGS = ("SERVICE_TASK_BACKOFF_SECONDS", "SCRIPT_TIME_LIMIT_SECONDS", "OUTBOX_LOG_PATH")
+
+
+@pytest.fixture
+def rq_stack(make_pg_database, redis_conn, redis_prefix, tmp_path):
+    """Factory: ``rq_stack(**settings)`` → :class:`RqStack`; ``settings`` (e.g.
+    SERVICE_TASK_MAX_ATTEMPTS, PROCESS_DEADLINES) go to the app and to its workers. Every worker
+    started through a stack is ended when the test ends, whatever happened."""
+    from tests.support.workers import WorkerPool
+
+    pools = []
+
+    def make(**settings):
+        url = make_pg_database()
+        prefix = f"{redis_prefix}:{uuid.uuid4().hex[:8]}"
+        app = build_app(url, JOBS_BACKEND="rq", REDIS_URL=REDIS_URL, REDIS_PREFIX=prefix, **settings)
+        shared = {key: BASE_CONFIG[key] for key in WORKER_SETTINGS}
+        pool = WorkerPool(url, REDIS_URL, prefix, str(tmp_path), {**shared, **settings})
+        pools.append(pool)
+        return RqStack(app, url, pool)
+
+    try:
+        yield make
+    finally:
+        for pool in pools:
+            pool.stop_all()

@@ -2,7 +2,7 @@
 from flask import g, request
 from flask_appbuilder.api import BaseApi
 
-from ..errors import Invalid
+from ..errors import DomainError, Invalid
 from .errors import error_response
 
 
@@ -28,7 +28,7 @@ class KabinetApi(BaseApi):
     def json_body():
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            raise Invalid("not_json")
+            raise DomainError("not_json")
         return body
 
     @staticmethod

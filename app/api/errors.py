@@ -119,3 +119,16 @@ def _retry_after(exc):
         return str(int(limit.limit.get_expiry()))
     except Exception:
         return None
+
+
+def register_jwt_errors(jwt_manager):
+    """Flask-JWT-Extended answers {"msg": ...} by default; bring it to the one shape."""
+
+    def unauthorized(*_args):
+        return error_response(401, "unauthorized")
+
+    jwt_manager.unauthorized_loader(unauthorized)
+    jwt_manager.invalid_token_loader(unauthorized)
+    jwt_manager.expired_token_loader(unauthorized)
+    jwt_manager.revoked_token_loader(unauthorized)
+    jwt_manager.needs_fresh_token_loader(unauthorized)

@@ -11,7 +11,7 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
@@ -52,8 +52,13 @@ class AsyncServiceTask(ServiceTask):
 
 
 class KabinetParser(SpiffBpmnParser):
+    """Spiff's parser with XSD validation on (it is off by default) and async service tasks."""
+
     OVERRIDE_PARSER_CLASSES = dict(SpiffBpmnParser.OVERRIDE_PARSER_CLASSES)
     OVERRIDE_PARSER_CLASSES[full_tag("serviceTask")] = (ServiceTaskParser, AsyncServiceTask)
+
+    def __init__(self):
+        super().__init__(validator=VALIDATOR)
 
 
 class SpeclessWorkflowConverter(BpmnWorkflowConverter):

@@ -4,7 +4,7 @@ from flask_appbuilder.api import expose, protect
 
 from ...workflows import instances
 from ..base import KabinetApi
-from .schemas import EventSchema, HumanTaskSchema, IncidentSchema, InstanceDetailSchema, InstanceSchema
+from .schemas import EventSchema, IncidentSchema, InstanceDetailSchema, InstanceSchema
 from .tasks import dump_task
 
 STATUSES = ("running", "waiting", "completed", "error", "cancelled", "suspended")
@@ -29,7 +29,8 @@ class ProcessInstancesApi(KabinetApi):
         "search": "read", "detail": "read", "cancel": "write", "suspend": "write", "resume": "write", "retry": "write",
     }
     openapi_spec_tag = "Process instances"
-    openapi_spec_component_schemas = (InstanceSchema, InstanceDetailSchema, HumanTaskSchema, EventSchema, IncidentSchema)
+    # HumanTask, Event and Incident schemas come in nested in InstanceDetailSchema.
+    openapi_spec_component_schemas = (InstanceSchema, InstanceDetailSchema)
 
     @expose("/", methods=["GET"])
     @protect()
