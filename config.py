@@ -82,9 +82,13 @@ class Config:
     SERVICE_TASK_REQUEUE_SECONDS = float(os.environ.get("SERVICE_TASK_REQUEUE_SECONDS", "30"))
     SCRIPT_TIME_LIMIT_SECONDS = float(os.environ.get("SCRIPT_TIME_LIMIT_SECONDS", "1.0"))
     # Guard against SpiffWorkflow's depth-limited task iterators (ARCHITECTURE.md trap 10).
-    ENGINE_MAX_TASKS = int(os.environ.get("ENGINE_MAX_TASKS", "20000"))
+    # SpiffWorkflow's engine step is quadratic in the task count, so both are capped.
+    ENGINE_MAX_TASKS = int(os.environ.get("ENGINE_MAX_TASKS", "3000"))
+    ENGINE_RUN_SECONDS = float(os.environ.get("ENGINE_RUN_SECONDS", "10"))
     # Named deadlines that processes read with deadline("name", default); shortened in tests.
     PROCESS_DEADLINES = _env_json("PROCESS_DEADLINES", {})
     # The embedded default's delivery sink for outbound messages (one line per message).
     OUTBOX_LOG_PATH = os.environ.get("OUTBOX_LOG_PATH", os.path.join(INSTANCE_DIR, "outbox.log"))
     FAB_INDEX_VIEW = "app.views.home.HomeIndexView"
+    # Times are stored in UTC; the back-office screens show them in the staff's zone.
+    DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "Europe/Moscow")

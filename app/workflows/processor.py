@@ -116,7 +116,7 @@ class Change:
             return
         workflow = self.workflow
         limit = current_app.config["ENGINE_MAX_TASKS"]
-        until = time.monotonic() + current_app.config.get("ENGINE_RUN_SECONDS", 10)
+        until = time.monotonic() + current_app.config["ENGINE_RUN_SECONDS"]
 
         def guard(_task):
             if len(workflow.tasks) > limit:
