@@ -1,4 +1,5 @@
 """Deployments: validated, versioned, refused with a message naming the element and the fault."""
+import re
 import uuid
 
 import pytest
@@ -147,3 +148,29 @@ def test_shipped_models_deploy_cleanly(app, api):
     for entry in SHIPPED:
         bpmn, dmn, forms = read_shipped(entry)
         assert deploy(api, bpmn, forms=forms, dmn=dmn).status_code == 200  # already deployed, unchanged
+
+
+def test_migrating_an_instance_to_a_new_version(app, api):
+    key, bpmn = model()
+    deploy(api, bpmn)
+    instance = api("operator").post(f"/api/v1/process-definitions/{key}/start", json={"business_key": "m"}).get_json()
+    deploy(api, bpmn.replace('name="Ask"', 'name="Ask, migrated"'))
+    url = f"/api/v1/process-instances/{instance['id']}/migrate"
+    assert api("technician").post(url, json={"version": 2}).status_code == 403
+    assert api("analyst").post(url, json={"version": 9}).status_code == 404
+    assert api("analyst").post(url, json={"version": 1}).get_json()["error"]["code"] == "same_version"
+    moved = api("analyst").post(url, json={"version": 2})
+    assert moved.status_code == 200, moved.get_json()
+    body = moved.get_json()
+    assert body["version"] == 2 and [t["title"] for t in body["open_tasks"]] == ["Ask, migrated"]
+    assert body["events"][-1]["kind"] == "migrated"
+    # version 3 drops the task the instance stands at: refused, nothing changes
+    without_ask = re.sub(r"<bpmn:userTask.*?</bpmn:userTask>", "", bpmn, flags=re.S)
+    without_ask = without_ask.replace('<bpmn:sequenceFlow id="f2" sourceRef="ask" targetRef="call" />', "")
+    without_ask = without_ask.replace('targetRef="ask"', 'targetRef="call"').replace("<bpmn:flowNodeRef>ask</bpmn:flowNodeRef>", "")
+    without_ask = without_ask.replace("<bpmn:incoming>f2</bpmn:incoming>", "<bpmn:incoming>f1</bpmn:incoming>")
+    assert deploy(api, without_ask).status_code == 201
+    blocked = api("analyst").post(url, json={"version": 3})
+    assert blocked.status_code == 409 and blocked.get_json()["error"]["code"] == "migration_blocked"
+    assert "Ask, migrated" in blocked.get_json()["error"]["message"]
+    assert api("analyst").get(f"/api/v1/process-instances/{instance['id']}").get_json()["version"] == 2

@@ -45,6 +45,11 @@ MESSAGES = {
         "Сообщение «{name}» с такими ключами корреляции никто не ожидает.",
         "No process is waiting for message '{name}' with this correlation.",
     ),
+    "same_version": ("Экземпляр {id} уже на версии {version}.", "Instance {id} is already on version {version}."),
+    "migration_blocked": (
+        "Экземпляр {id} нельзя перенести на версию {version}: в ней нет шагов «{tasks}».",
+        "Instance {id} cannot move to version {version}: it has no '{tasks}'.",
+    ),
     "nothing_to_retry": ("У экземпляра {id} нет ошибок для повтора.", "Instance {id} has nothing to retry."),
 }
 

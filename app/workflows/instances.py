@@ -1,5 +1,6 @@
 """Starting instances and the staff actions on them: cancel, suspend, resume, retry."""
 from sqlalchemy import select, update
+from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.util.task import TaskState
 
 from ..errors import Conflict, Invalid, NotFound
@@ -13,7 +14,7 @@ from ..models.workflow import (
     ServiceJob,
     utcnow,
 )
-from . import jobs, processor
+from . import jobs, processor, spiff
 from .deployment import latest_definition
 
 
@@ -146,4 +147,31 @@ def retry(instance_id, actor):
         run.run_engine()
     for job in requeue:
         jobs.enqueue_service_job(job.id, job.queue)
+    return run.instance
+
+
+def migrate(instance_id, version, actor):
+    """Move a running instance to another version of its process (SpiffWorkflow's
+    diff_workflow / migrate_workflow). Refused when a task the instance stands at, or a
+    subprocess it runs, does not exist in the target version."""
+    with processor.change(instance_id, actor, allow=(*processor.ACTIVE, "suspended")) as run:
+        source = run.instance.definition
+        target = get_definition(source.key, version)
+        if target.id == source.id:
+            raise Conflict("same_version", id=instance_id, version=version)
+        spec, subprocess_specs = processor.specs(target)
+        workflow = run.workflow
+        top_diff, sub_diffs = diff_workflow(spiff.REGISTRY, workflow, spec, subprocess_specs)
+        blocking = [processor.label(t.task_spec) for t in top_diff.removed if not t.has_state(TaskState.FINISHED_MASK)]
+        if blocking or any(diff is None for diff in sub_diffs.values()):
+            raise Conflict("migration_blocked", id=instance_id, version=version,
+                           tasks=", ".join(blocking) or "subprocess")
+        migrate_workflow(top_diff, workflow, spec)
+        for sub_id, diff in sub_diffs.items():
+            sub = workflow.subprocesses[sub_id]
+            migrate_workflow(diff, sub, subprocess_specs[sub.spec.name])
+        workflow.subprocess_specs = subprocess_specs
+        run.instance.definition = target
+        run.event("migrated", data={"from_version": source.version, "to_version": target.version})
+        run.run_engine()
     return run.instance

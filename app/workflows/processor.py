@@ -60,12 +60,12 @@ def script_engine():
     return engine
 
 
-def _specs(definition):
+def specs(definition):
     return spiff.load_spec(definition.checksum, definition.spec_json)
 
 
 def new_workflow(definition, data):
-    spec, subprocess_specs = _specs(definition)
+    spec, subprocess_specs = specs(definition)
     workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine())
     # Tasks copy their parent's data when they are created; the start task already exists.
     for task in [workflow.task_tree, *workflow.task_tree.children]:
@@ -74,7 +74,7 @@ def new_workflow(definition, data):
 
 
 def load_workflow(instance):
-    spec, subprocess_specs = _specs(instance.definition)
+    spec, subprocess_specs = specs(instance.definition)
     workflow = spiff.load_state(instance.state, spec, subprocess_specs)
     workflow.script_engine = script_engine()  # the script engine is not serialised
     return workflow
@@ -333,24 +333,29 @@ def _sync_human_tasks(instance, ready_user, timers):
     known = set()
     for row in rows:
         known.add(row.task_guid)
-        if row.task_guid not in ready_user:
+        if row.task_guid in ready_user:
+            # kept current: a migration may change the title, lane or form; timers the due date
+            for field, value in _human_task_fields(instance, ready_user[row.task_guid], timers).items():
+                setattr(row, field, value)
+        else:
             row.status = "cancelled"  # moved on without a person: boundary timer, cancel
             row.completed_at = utcnow()
-        else:
-            row.due_at = _due_at(ready_user[row.task_guid], timers)
-    definition = instance.definition
     for guid, task in ready_user.items():
-        if guid in known:
-            continue
-        role = lane_role(task.task_spec.lane)
-        filename = form_filename(task.task_spec)
-        db.session.add(HumanTask(
-            instance_id=instance.id, process_key=instance.process_key, task_guid=guid,
-            name=task.task_spec.bpmn_id or task.task_spec.name, title=label(task.task_spec)[:256],
-            lane=task.task_spec.lane, candidate_role=None if role == CUSTOMER else role,
-            for_customer=role == CUSTOMER, form_schema=definition.forms.get(filename) if filename else None,
-            due_at=_due_at(task, timers),
-        ))
+        if guid not in known:
+            db.session.add(HumanTask(instance_id=instance.id, process_key=instance.process_key, task_guid=guid,
+                                     **_human_task_fields(instance, task, timers)))
+
+
+def _human_task_fields(instance, task, timers):
+    spec = task.task_spec
+    role = lane_role(spec.lane)
+    filename = form_filename(spec)
+    return {
+        "name": spec.bpmn_id or spec.name, "title": label(spec)[:256], "lane": spec.lane,
+        "candidate_role": None if role == CUSTOMER else role, "for_customer": role == CUSTOMER,
+        "form_schema": instance.definition.forms.get(filename) if filename else None,
+        "due_at": _due_at(task, timers),
+    }
 
 
 def _sync_service_jobs(run, started_service):

@@ -4,7 +4,7 @@ from flask_appbuilder.api import expose, protect
 
 from ...workflows import instances
 from ..base import KabinetApi
-from .schemas import EventSchema, IncidentSchema, InstanceDetailSchema, InstanceSchema
+from .schemas import EventSchema, IncidentSchema, InstanceDetailSchema, InstanceSchema, MigrateSchema
 from .tasks import dump_task
 
 STATUSES = ("running", "waiting", "completed", "error", "cancelled", "suspended")
@@ -27,10 +27,11 @@ class ProcessInstancesApi(KabinetApi):
     class_permission_name = "ProcessInstances"
     method_permission_name = {
         "search": "read", "detail": "read", "cancel": "write", "suspend": "write", "resume": "write", "retry": "write",
+        "migrate": "write",
     }
     openapi_spec_tag = "Process instances"
     # HumanTask, Event and Incident schemas come in nested in InstanceDetailSchema.
-    openapi_spec_component_schemas = (InstanceSchema, InstanceDetailSchema)
+    openapi_spec_component_schemas = (InstanceSchema, InstanceDetailSchema, MigrateSchema)
 
     @expose("/", methods=["GET"])
     @protect()
@@ -140,3 +141,26 @@ class ProcessInstancesApi(KabinetApi):
             409: {description: Nothing to retry}
         """
         return self._act(instances.retry, instance_id)
+
+    @expose("/<int:instance_id>/migrate", methods=["POST"])
+    @protect()
+    def migrate(self, instance_id):
+        """Move an instance to another version of its process.
+        ---
+        post:
+          summary: Migrate to a version
+          parameters:
+          - {in: path, name: instance_id, required: true, schema: {type: integer}}
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/MigrateSchema'}
+          responses:
+            200: {description: The instance on the new version}
+            404: {description: No such instance or version}
+            409: {description: Same version, or the target lacks a step the instance stands at}
+        """
+        version = MigrateSchema().load(self.json_body())["version"]
+        instance = instances.migrate(instance_id, version, self.actor())
+        return self.response(200, **instance_detail(instance))

@@ -105,6 +105,10 @@ class InstanceDetailSchema(InstanceSchema):
     incidents = fields.List(fields.Nested(IncidentSchema))
 
 
+class MigrateSchema(Schema):
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
 class CompleteSchema(Schema):
     data = JsonObject(load_default=dict)
 
