@@ -18,6 +18,7 @@ def create_app(config=None):
     """
     app = Flask(__name__, instance_path=INSTANCE_DIR)
     app.config.from_object(Config)
+    app.json.ensure_ascii = False  # Russian messages readable on the wire
     if config:
         app.config.update(config)
     os.makedirs(app.instance_path, exist_ok=True)
