@@ -127,9 +127,9 @@ class Change:
         try:
             workflow.refresh_timers()
             workflow.do_engine_steps(did_complete_task=guard)
-        except (SpiffWorkflowException, EngineLimit, scripting.ScriptRefused, Exception) as exc:
-            # Anything raised here comes from the model (scripts, conditions, the loop guard):
-            # it is the instance's incident, never the caller's 500.
+        except Exception as exc:
+            # Anything raised here comes from the model (scripts, conditions, DMN, the loop
+            # guard): it is the instance's incident, never the caller's 500.
             self.incident("engine", _describe(exc), task_name=getattr(getattr(exc, "task", None), "task_spec", None))
 
     def incident(self, kind, message, task_guid=None, task_name=None):
@@ -143,6 +143,11 @@ class Change:
 
     def sync(self):
         _sync(self)
+
+    def enqueue_jobs(self):
+        """After commit: the rows exist, so a worker that takes the job at once finds them."""
+        for job in self.new_jobs:
+            jobs.enqueue_service_job(job.id, job.queue)
 
 
 def _describe(exc):
@@ -186,8 +191,7 @@ def change(instance_id, actor=None, allow=ACTIVE, skip_locked=False):
     except BaseException:
         db.session.rollback()
         raise
-    for job in run.new_jobs:
-        jobs.enqueue_service_job(job.id, job.queue)
+    run.enqueue_jobs()
 
 
 def create(definition, business_key, data, actor=None, subject=None):
@@ -211,8 +215,7 @@ def commit_new(run):
     except BaseException:
         db.session.rollback()
         raise
-    for job in run.new_jobs:
-        jobs.enqueue_service_job(job.id, job.queue)
+    run.enqueue_jobs()
     return run.instance
 
 
