@@ -62,7 +62,7 @@ def test_two_completions_of_one_task_one_wins_and_the_process_advances_once(app)
 
         codes = sorted(code for code, _body in outcomes)
         assert codes == [200, 409], outcomes
-        loser = next(body for code, body in outcomes if code == 409); print("LOSER", loser["error"]["code"])
+        loser = next(body for code, body in outcomes if code == 409)
         assert loser["error"]["code"] in ("task_not_open", "concurrent_change"), loser
         winner = next(body for code, body in outcomes if code == 200)
 
@@ -124,7 +124,7 @@ def test_one_message_sent_twice_at_once_is_taken_once(app):
 
         codes = sorted(code for code, _body in outcomes)
         assert codes == [200, 409], outcomes
-        loser = next(body for code, body in outcomes if code == 409); print("LOSER", loser["error"]["code"])
+        loser = next(body for code, body in outcomes if code == 409)
         assert loser["error"]["code"] in ("message_not_awaited", "concurrent_change"), loser
         assert engine.instance(app, started["id"])["data"]["payments"] == 1
         kinds = [e["kind"] for e in engine.events(app, started["id"])]

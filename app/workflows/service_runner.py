@@ -1,5 +1,6 @@
 """A worker's side of a service task: claim the job row, run the handler, complete the task."""
 import logging
+import threading
 from datetime import timedelta
 
 from flask import current_app
@@ -28,22 +29,50 @@ def _claim(job_id):
     return result.rowcount == 1
 
 
+def _keep_lease(job_id, attempt):
+    """Renew the lease while this worker holds the job: only a dead worker's job (no renewal)
+    is taken back, never one whose handler simply runs longer than the lease."""
+    app = current_app._get_current_object()
+    seconds = app.config["SERVICE_TASK_LEASE_SECONDS"]
+    table = ServiceJob.__table__
+    stop = threading.Event()
+
+    def renew():
+        while not stop.wait(seconds / 3):
+            try:
+                with app.app_context(), db.engine.begin() as conn:
+                    conn.execute(
+                        update(table)
+                        .where(table.c.id == job_id, table.c.status == "running", table.c.attempts == attempt)
+                        .values(lease_until=utcnow() + timedelta(seconds=seconds))
+                    )
+            except Exception:
+                log.exception("could not renew the lease of service job %s", job_id)
+
+    threading.Thread(target=renew, name=f"kabinet-lease-{job_id}", daemon=True).start()
+    return stop
+
+
 def run_job(job_id):
     if not _claim(job_id):
         return
     job = db.session.get(ServiceJob, job_id)
     instance = db.session.get(ProcessInstance, job.instance_id)
     context = service_tasks.JobContext(job.id, job.instance_id, instance.business_key, job.attempts)
+    lease = _keep_lease(job_id, job.attempts)
     try:
-        func, _queue = service_tasks.get(job.operation)
-        result = func(dict(job.params or {}), context)
-        db.session.commit()
-    except Exception as exc:  # the handler's failure is the job's, never the worker's
-        db.session.rollback()
-        permanent = isinstance(exc, (service_tasks.PermanentFailure, KeyError))
-        _failed(job_id, f"{type(exc).__name__}: {exc}", permanent)
-        return
-    _complete(job_id, result)
+        try:
+            func, _queue = service_tasks.get(job.operation)
+            result = func(dict(job.params or {}), context)
+            db.session.commit()
+        except Exception as exc:  # the handler's failure is the job's, never the worker's
+            db.session.rollback()
+            permanent = isinstance(exc, (service_tasks.PermanentFailure, KeyError))
+            _failed(job_id, f"{type(exc).__name__}: {exc}", permanent)
+            return
+        _complete(job_id, result)
+    finally:
+        lease.set()
 
 
 def _complete(job_id, result, tries=5):

@@ -30,14 +30,16 @@ def env_value(value):
 
 
 def wait_for(predicate, timeout, interval=0.05, message="condition not met"):
-    """Poll ``predicate`` until it returns something truthy; that value is returned."""
+    """Poll ``predicate`` until it returns something truthy; that value is returned.
+
+    ``message`` may be a callable, called only on failure (to describe the state then)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"{message} within {timeout} s")
+            raise AssertionError(f"{message() if callable(message) else message} within {timeout} s")
         time.sleep(interval)
 
 
@@ -134,6 +136,25 @@ class WorkerPool:
             worker.wait_ready()
         return worker
 
+    def cleanup_redis(self):
+        """Drop what RQ keeps outside our key prefix: job hashes (a killed worker leaves its
+        job in the started registry for good), the queues' entries in ``rq:queues`` and the
+        registrations of our workers. Call after the workers are stopped."""
+        ours = {worker.pid for worker in self.workers}
+        for name in ("high", "default", "bulk"):
+            queue = self.queue(name)
+            for worker in Worker.all(connection=self.redis, queue=queue):
+                if worker.pid in ours:
+                    worker.register_death()
+            job_ids = set(queue.get_job_ids())
+            for registry in (queue.started_job_registry, queue.finished_job_registry, queue.failed_job_registry,
+                             queue.deferred_job_registry, queue.scheduled_job_registry, queue.canceled_job_registry):
+                job_ids.update(registry.get_job_ids())
+            for job_id in job_ids:
+                self.redis.delete(f"rq:job:{job_id}", f"rq:executions:{job_id}",
+                                  *self.redis.scan_iter(f"rq:execution:{job_id}:*"))
+            queue.delete(delete_jobs=True)
+
     def stop_all(self):
         errors = []
         for worker in self.workers:
@@ -143,6 +164,10 @@ class WorkerPool:
                 errors.append(exc)
                 if worker.alive():
                     worker.proc.kill()
+        try:
+            self.cleanup_redis()
+        except Exception as exc:
+            errors.append(exc)
         self.workers = []
         if errors:
             raise errors[0]
