@@ -256,3 +256,25 @@ def test_a_broken_operation_becomes_an_incident_and_staff_retry_runs_it_again(rq
     [job] = engine.jobs(stack.app, permanent["id"])
     assert (job["status"], job["attempts"]) == ("failed", 1)
     assert "PermanentFailure: bad parameters" in engine.incidents(stack.app, permanent["id"])[0]["message"]
+
+
+def test_a_job_whose_last_attempt_kills_its_worker_becomes_an_incident(rq_stack, tmp_path):
+    run_dir = str(tmp_path / "runs")
+    os.makedirs(run_dir)
+    stack = rq_stack(SERVICE_TASK_LEASE_SECONDS=2, SERVICE_TASK_MAX_ATTEMPTS=1)
+    key = engine.deploy(stack.app, "record_job.bpmn")
+    first = stack.workers.start("first")
+    instance_id = engine.start(stack.app, key, data={"run_dir": run_dir, "seconds": 3})["id"]
+
+    def running():
+        jobs = engine.jobs(stack.app, instance_id)
+        return jobs[0] if jobs and jobs[0]["status"] == "running" and runs(run_dir, jobs[0]["id"]) else None
+
+    wait_for(running, 20, message="the worker did not start the job")
+    first.kill()
+    stack.workers.start("second")
+    wait_status(stack.app, instance_id, "error", timeout=30)
+    [job] = engine.jobs(stack.app, instance_id)
+    assert (job["status"], job["attempts"]) == ("failed", 1)
+    assert runs(run_dir, job["id"]) == ["1"]  # not run again: it could crash the next worker too
+    assert any("lost" in i["message"] and i["resolved_at"] is None for i in engine.incidents(stack.app, instance_id))

@@ -93,15 +93,21 @@ def _promote_due_retries(batch):
 
 
 def _take_back_expired_leases(batch):
-    """A worker killed mid-job leaves it running; after the lease it is taken again."""
+    """A worker killed mid-job leaves it running; after the lease it is taken again, unless
+    that was its last attempt."""
+    from .service_runner import fail_lost
+
     now = utcnow()
     expired = db.session.execute(
-        select(ServiceJob.id, ServiceJob.queue)
+        select(ServiceJob.id, ServiceJob.queue, ServiceJob.attempts >= ServiceJob.max_attempts)
         .where(ServiceJob.status == "running", ServiceJob.lease_until < now).limit(batch)
     ).all()
     if expired:
         log.warning("taking back %d service jobs with expired leases", len(expired))
-    return _requeue(expired, ServiceJob.status == "running")
+    for job_id, _queue, exhausted in expired:
+        if exhausted:
+            fail_lost(job_id)
+    return _requeue([(i, q) for i, q, exhausted in expired if not exhausted], ServiceJob.status == "running")
 
 
 def _requeue_lost(batch):

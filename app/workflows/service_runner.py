@@ -125,7 +125,20 @@ def _failed(job_id, error, permanent):
         db.session.commit()
         return
     with processor.change(job.instance_id, actor="worker", allow=(*processor.ACTIVE, "suspended")) as run:
+        _give_up(run, db.session.get(ServiceJob, job_id, populate_existing=True), error)
+
+
+def fail_lost(job_id):
+    """The worker holding the job's last attempt died (its lease expired): taking it back
+    again could crash worker after worker, so the job fails with an incident instead."""
+    job = db.session.get(ServiceJob, job_id)
+    with processor.change(job.instance_id, actor="worker", allow=(*processor.ACTIVE, "suspended")) as run:
         job = db.session.get(ServiceJob, job_id, populate_existing=True)
-        job.status, job.last_error, job.lease_until = "failed", error, None
-        run.incident("service_task", f"{job.operation} failed after {job.attempts} attempt(s): {error}",
-                     task_guid=job.task_guid, task_name=job.task_name)
+        if job.status == "running" and job.lease_until is not None and job.lease_until < utcnow():
+            _give_up(run, job, f"the worker running attempt {job.attempts} was lost (lease expired)")
+
+
+def _give_up(run, job, error):
+    job.status, job.last_error, job.lease_until = "failed", error, None
+    run.incident("service_task", f"{job.operation} failed after {job.attempts} attempt(s): {error}",
+                 task_guid=job.task_guid, task_name=job.task_name)
