@@ -13,8 +13,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
-from sqlalchemy.orm import relationship
+from sqlalchemy.orm import deferred, relationship
 
 
 def utcnow():
@@ -31,11 +32,13 @@ class ProcessDefinition(Model):
     key = Column(String(128), nullable=False, index=True)
     version = Column(Integer, nullable=False)
     name = Column(String(256), nullable=False)
-    bpmn_xml = Column(Text, nullable=False)
-    dmn_xml = Column(JSON, nullable=False, default=list)
+    # Deferred: every instance lock joins its definition, which needs only the checksum (the
+    # spec is cached per process) and the forms.
+    bpmn_xml = deferred(Column(Text, nullable=False))
+    dmn_xml = deferred(Column(JSON, nullable=False, default=list))
     forms = Column(JSON, nullable=False, default=dict)
     checksum = Column(String(64), nullable=False)
-    spec_json = Column(Text, nullable=False)
+    spec_json = deferred(Column(Text, nullable=False))
     # Names of message start events, so an incoming message can start new instances.
     message_starts = Column(JSON, nullable=False, default=list)
     deployed_by = Column(String(128))
@@ -82,9 +85,18 @@ class HumanTask(Model):
     """A user task waiting for a person; the inbox reads only this table."""
 
     __tablename__ = "human_task"
+    # The inbox reads ordered ranges of open staff tasks by role, by assignee and (admins) all;
+    # partial indexes keep completed history out of them.
     __table_args__ = (
-        Index("ix_human_task_inbox", "status", "candidate_role", "due_at"),
-        Index("ix_human_task_assignee", "status", "assignee"),
+        Index("ix_human_task_role_queue", "candidate_role", "due_at", "id",
+              postgresql_where=text("status = 'open' AND NOT for_customer"),
+              sqlite_where=text("status = 'open' AND NOT for_customer")),
+        Index("ix_human_task_assignee_queue", "assignee", "due_at", "id",
+              postgresql_where=text("status = 'open' AND NOT for_customer"),
+              sqlite_where=text("status = 'open' AND NOT for_customer")),
+        Index("ix_human_task_open_queue", "due_at", "id",
+              postgresql_where=text("status = 'open' AND NOT for_customer"),
+              sqlite_where=text("status = 'open' AND NOT for_customer")),
     )
 
     id = Column(Integer, primary_key=True)

@@ -172,6 +172,7 @@ def migrate(instance_id, version, actor):
             migrate_workflow(diff, sub, subprocess_specs[sub.spec.name])
         workflow.subprocess_specs = subprocess_specs
         run.instance.definition = target
+        run.baseline = None  # task specs changed under the same task ids: rewrite every derived row
         run.event("migrated", data={"from_version": source.version, "to_version": target.version})
         run.run_engine()
     return run.instance

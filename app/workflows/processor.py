@@ -61,7 +61,7 @@ def script_engine():
 
 
 def specs(definition):
-    return spiff.load_spec(definition.checksum, definition.spec_json)
+    return spiff.load_spec(definition.checksum, lambda: definition.spec_json)
 
 
 def new_workflow(definition, data):
@@ -98,11 +98,17 @@ def task_by_guid(workflow, guid):
 class Change:
     """What one locked transaction did: history rows and jobs to enqueue after commit."""
 
-    def __init__(self, instance, workflow, actor):
+    def __init__(self, instance, workflow, actor, new=False):
         self.instance = instance
         self.workflow = workflow
         self.actor = actor
-        self.new_jobs = []
+        self.new_jobs = []  # (id, queue) of service jobs to enqueue after commit
+        self.new = new
+        self.status_at_load = instance.status
+        self.raised_incident = False
+        # What the derived rows were made from when they were last written; sync rewrites only
+        # the parts that differ (a migration clears it to force a full rewrite).
+        self.baseline = None if new else _fingerprint(instance, _Derived(workflow))
 
     def event(self, kind, task_name=None, data=None, actor=None):
         db.session.add(ProcessEvent(
@@ -139,15 +145,15 @@ class Change:
             instance_id=self.instance.id, kind=kind, message=message, task_guid=task_guid, task_name=task_name,
         ))
         self.event("error", task_name=task_name, data={"message": message})
-        db.session.flush()
+        self.raised_incident = True
 
     def sync(self):
         _sync(self)
 
     def enqueue_jobs(self):
         """After commit: the rows exist, so a worker that takes the job at once finds them."""
-        for job in self.new_jobs:
-            jobs.enqueue_service_job(job.id, job.queue)
+        for job_id, queue in self.new_jobs:
+            jobs.enqueue_service_job(job_id, queue)
 
 
 def _describe(exc):
@@ -203,7 +209,7 @@ def create(definition, business_key, data, actor=None, subject=None):
     )
     db.session.add(instance)
     db.session.flush()
-    run = Change(instance, new_workflow(definition, data), actor)
+    run = Change(instance, new_workflow(definition, data), actor, new=True)
     run.event("started", data=data)
     return run
 
@@ -272,11 +278,13 @@ def subscription_correlation(task, business_key):
 def _status(run, tasks):
     if any(t.has_state(TaskState.ERROR) for t in tasks):
         return "error"
-    has_incident = db.session.execute(
-        select(Incident.id).where(Incident.instance_id == run.instance.id, OPEN_INCIDENT).limit(1)
-    ).first()
-    if has_incident:
-        return "error"
+    # Incidents are only looked up when this change could have one open.
+    if run.raised_incident or run.status_at_load == "error":
+        has_incident = db.session.execute(
+            select(Incident.id).where(Incident.instance_id == run.instance.id, OPEN_INCIDENT).limit(1)
+        ).first()
+        if has_incident:
+            return "error"
     if not any(t.has_state(TaskState.NOT_FINISHED_MASK) for t in tasks):
         return "completed"
     if any(t.has_state(TaskState.READY) and not t.task_spec.manual for t in tasks):
@@ -284,41 +292,64 @@ def _status(run, tasks):
     return "waiting"
 
 
+class _Derived:
+    """The points of a workflow the derived rows are made from."""
+
+    def __init__(self, workflow):
+        self.tasks = all_tasks(workflow)
+        self.timers = waiting_timers(workflow)
+        self.ready_user = {
+            str(t.id): t for t in self.tasks if t.has_state(TaskState.READY) and isinstance(t.task_spec, UserTask)
+        }
+        self.started_service = {
+            str(t.id): t for t in self.tasks
+            if t.has_state(TaskState.STARTED) and isinstance(t.task_spec, spiff.AsyncServiceTask)
+        }
+        self.waiting_messages = [
+            t for t in workflow.event_manager.tasks.values()
+            if isinstance(t.task_spec.event_definition, MessageEventDefinition) and t.has_state(TaskState.WAITING)
+        ]
+
+    def clear(self):
+        self.ready_user, self.started_service, self.waiting_messages, self.timers = {}, {}, [], []
+
+
+def _fingerprint(instance, derived):
+    return {
+        "human": (frozenset(derived.ready_user), frozenset((str(t.id), when) for t, when in derived.timers)),
+        "service": frozenset(derived.started_service),
+        "messages": frozenset(
+            (str(t.id), correlation_key(subscription_correlation(t, instance.business_key)))
+            for t in derived.waiting_messages
+        ),
+    }
+
+
 def _sync(run):
     instance, workflow = run.instance, run.workflow
-    tasks = all_tasks(workflow)
-    timers = waiting_timers(workflow)
+    derived = _Derived(workflow)
     previous_status = instance.status
     if instance.status not in ("suspended", "cancelled"):
-        instance.status = _status(run, tasks)
+        instance.status = _status(run, derived.tasks)
     if instance.status == "completed" and previous_status != "completed":
         instance.completed_at = utcnow()
         run.event("completed")
-
-    ready_user = {str(t.id): t for t in tasks if t.has_state(TaskState.READY) and isinstance(t.task_spec, UserTask)}
-    started_service = {
-        str(t.id): t for t in tasks
-        if t.has_state(TaskState.STARTED) and isinstance(t.task_spec, spiff.AsyncServiceTask)
-    }
-    waiting_messages = [
-        t for t in workflow.event_manager.tasks.values()
-        if isinstance(t.task_spec.event_definition, MessageEventDefinition) and t.has_state(TaskState.WAITING)
-    ]
     if instance.status == "cancelled":
-        ready_user, started_service, waiting_messages, timers = {}, {}, [], []
+        derived.clear()
 
-    _sync_human_tasks(instance, ready_user, timers)
-    _sync_service_jobs(run, started_service)
-    db.session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
-    for task in waiting_messages:
-        correlation = subscription_correlation(task, instance.business_key)
-        db.session.add(MessageSubscription(
-            instance_id=instance.id, message_name=task.task_spec.event_definition.name,
-            correlation=correlation, correlation_key=correlation_key(correlation), task_guid=str(task.id),
-        ))
-    instance.next_timer_at = min((when for _task, when in timers), default=None)
+    current = _fingerprint(instance, derived)
+    db.session.flush()  # once: the caller's changes (a completed task row) before the reads below
+    with db.session.no_autoflush:
+        if run.baseline is None or run.baseline["human"] != current["human"]:
+            _sync_human_tasks(run, derived.ready_user, derived.timers)
+        if run.baseline is None or run.baseline["service"] != current["service"]:
+            _sync_service_jobs(run, derived.started_service)
+        if run.baseline is None or run.baseline["messages"] != current["messages"]:
+            _sync_subscriptions(run, derived.waiting_messages)
+    instance.next_timer_at = min((when for _task, when in derived.timers), default=None)
     names = []
-    for task in [*ready_user.values(), *started_service.values(), *waiting_messages, *(t for t, _ in timers)]:
+    for task in [*derived.ready_user.values(), *derived.started_service.values(), *derived.waiting_messages,
+                 *(t for t, _ in derived.timers)]:
         name = label(task.task_spec)
         # Boundary events are not where an instance stands; the task they sit on is.
         on_boundary = isinstance(task.task_spec, CatchingEvent) and isinstance(task.parent.task_spec, BoundaryEventSplit)
@@ -329,8 +360,21 @@ def _sync(run):
     instance.updated_at = utcnow()
 
 
-def _sync_human_tasks(instance, ready_user, timers):
-    rows = db.session.execute(
+def _sync_subscriptions(run, waiting_messages):
+    instance = run.instance
+    if not run.new:
+        db.session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
+    for task in waiting_messages:
+        correlation = subscription_correlation(task, instance.business_key)
+        db.session.add(MessageSubscription(
+            instance_id=instance.id, message_name=task.task_spec.event_definition.name,
+            correlation=correlation, correlation_key=correlation_key(correlation), task_guid=str(task.id),
+        ))
+
+
+def _sync_human_tasks(run, ready_user, timers):
+    instance = run.instance
+    rows = [] if run.new else db.session.execute(
         select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
     ).scalars().all()
     known = set()
@@ -363,32 +407,29 @@ def _human_task_fields(instance, task, timers):
 
 def _sync_service_jobs(run, started_service):
     instance = run.instance
-    rows = db.session.execute(
-        select(ServiceJob).where(ServiceJob.instance_id == instance.id, ServiceJob.status.notin_(("done", "cancelled")))
+    rows = [] if run.new else db.session.execute(
+        select(ServiceJob).where(ServiceJob.instance_id == instance.id)
     ).scalars().all()
-    known = set()
+    known = {row.task_guid for row in rows}  # task_guid is unique: never a second job for a task
     for row in rows:
-        known.add(row.task_guid)
-        if row.task_guid not in started_service:
+        if row.task_guid not in started_service and row.status not in ("done", "cancelled"):
             row.status = "cancelled"
     config = current_app.config
+    new_jobs = []
     for guid, task in started_service.items():
-        if guid in known or _job_exists(guid):
+        if guid in known:
             continue
         operation = task.task_spec.operation_name
         _func, queue = service_tasks.get(operation) if service_tasks.is_registered(operation) else (None, "default")
-        job = ServiceJob(
+        new_jobs.append(ServiceJob(
             instance_id=instance.id, task_guid=guid, task_name=label(task.task_spec), operation=operation,
             params=task.internal_data.get("operation_params", {}), queue=queue,
             max_attempts=task.task_spec.retries or config["SERVICE_TASK_MAX_ATTEMPTS"],
-        )
-        db.session.add(job)
+        ))
+    if new_jobs:
+        db.session.add_all(new_jobs)
         db.session.flush()
-        run.new_jobs.append(job)
-
-
-def _job_exists(guid):
-    return db.session.execute(select(ServiceJob.id).where(ServiceJob.task_guid == guid)).first() is not None
+        run.new_jobs.extend((job.id, job.queue) for job in new_jobs)
 
 
 def backoff(attempts):

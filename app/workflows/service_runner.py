@@ -4,7 +4,7 @@ import threading
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from SpiffWorkflow.util.task import TaskState
 
 from ..errors import Conflict, NotFound
@@ -57,8 +57,10 @@ def run_job(job_id):
     if not _claim(job_id):
         return
     job = db.session.get(ServiceJob, job_id)
-    instance = db.session.get(ProcessInstance, job.instance_id)
-    context = service_tasks.JobContext(job.id, job.instance_id, instance.business_key, job.attempts)
+    business_key = db.session.execute(
+        select(ProcessInstance.business_key).where(ProcessInstance.id == job.instance_id)
+    ).scalar()
+    context = service_tasks.JobContext(job.id, job.instance_id, business_key, job.attempts)
     lease = _keep_lease(job_id, job.attempts)
     try:
         try:

@@ -3,7 +3,6 @@
 Only ``app/workflows`` imports SpiffWorkflow; this module holds the pieces that adapt it.
 """
 import json
-from functools import lru_cache
 
 from lxml import etree
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -97,14 +96,23 @@ def serialize_spec(spec, subprocess_specs):
     })
 
 
-@lru_cache(maxsize=256)
-def load_spec(checksum, spec_json):
-    """Restore a definition's spec once per process; keyed by content so that apps with
-    different databases in one process never mix specs up."""
-    dct = json.loads(spec_json)
-    spec = REGISTRY.restore(dct["spec"])
-    subprocess_specs = {name: REGISTRY.restore(sp) for name, sp in dct["subprocess_specs"].items()}
-    return spec, subprocess_specs
+_SPECS = {}  # checksum -> (spec, subprocess_specs), restored once per process
+_SPECS_KEPT = 256
+
+
+def load_spec(checksum, read_spec_json):
+    """A definition's restored spec, keyed by content so that apps with different databases
+    in one process never mix specs up; ``read_spec_json`` is only called on a miss."""
+    cached = _SPECS.get(checksum)
+    if cached is None:
+        dct = json.loads(read_spec_json())
+        spec = REGISTRY.restore(dct["spec"])
+        subprocess_specs = {name: REGISTRY.restore(sp) for name, sp in dct["subprocess_specs"].items()}
+        cached = (spec, subprocess_specs)
+        if len(_SPECS) >= _SPECS_KEPT:
+            _SPECS.pop(next(iter(_SPECS)))
+        _SPECS[checksum] = cached
+    return cached
 
 
 def dump_state(workflow):

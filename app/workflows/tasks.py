@@ -1,6 +1,6 @@
 """Human tasks: the inbox query, claim, unclaim and complete."""
 from jsonschema import Draft202012Validator, FormatChecker
-from sqlalchemy import or_, select
+from sqlalchemy import and_, func, or_, select, text, union_all
 from SpiffWorkflow.util.task import TaskState
 
 from ..errors import Conflict, Forbidden, Invalid, NotFound
@@ -18,24 +18,49 @@ class Worker:
         self.is_admin = is_admin
 
 
+# Written out so that it matches the partial indexes' predicate (bound parameters would not).
+OPEN_STAFF_TASK = text("human_task.status = 'open' AND NOT human_task.for_customer")
+INBOX_ORDER = (HumanTask.due_at.asc().nulls_last(), HumanTask.id)
+
+
 def inbox(worker, mine=False, unassigned=False, process_key=None, overdue=False, page=0, page_size=50):
-    """Open staff tasks the worker may take: their roles' tasks (all, for admins)."""
-    query = select(HumanTask).where(HumanTask.status == "open", HumanTask.for_customer.is_(False))
-    if not worker.is_admin:
-        query = query.where(or_(HumanTask.candidate_role.in_(worker.roles), HumanTask.assignee == worker.name))
+    """Open staff tasks the worker may take, earliest due first: ``(rows, total)``.
+
+    Each source (one role's queue, the tasks assigned to the worker outside those roles, or
+    every open task for an admin) is an ordered range of a partial index; the page is merged
+    from the first ``(page + 1) * page_size`` rows of each, so no query sorts the whole table.
+    The sources are disjoint, so their counts add up.
+    """
+    filters = [OPEN_STAFF_TASK]
     if mine:
-        query = query.where(HumanTask.assignee == worker.name)
+        filters.append(HumanTask.assignee == worker.name)
     if unassigned:
-        query = query.where(HumanTask.assignee.is_(None))
+        filters.append(HumanTask.assignee.is_(None))
     if process_key:
-        query = query.where(HumanTask.process_key == process_key)
+        filters.append(HumanTask.process_key == process_key)
     if overdue:
-        query = query.where(HumanTask.due_at < utcnow())
-    total = db.session.execute(query.with_only_columns(db.func.count())).scalar()
+        filters.append(HumanTask.due_at < utcnow())
+    if worker.is_admin:
+        sources = [and_(*filters)]
+    else:
+        roles = sorted(worker.roles)
+        sources = [and_(HumanTask.candidate_role == role, *filters) for role in roles]
+        outside_roles = or_(HumanTask.candidate_role.is_(None), HumanTask.candidate_role.notin_(roles))
+        sources.append(and_(HumanTask.assignee == worker.name, outside_roles, *filters))
+    window = (page + 1) * page_size
+    heads = [
+        select(HumanTask.id).where(source).order_by(*INBOX_ORDER).limit(window).subquery()
+        for source in sources
+    ]
+    ids = union_all(*(select(head.c.id) for head in heads)).subquery()
     rows = db.session.execute(
-        query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
-        .offset(page * page_size).limit(page_size)
+        select(HumanTask).join(ids, HumanTask.id == ids.c.id)
+        .order_by(*INBOX_ORDER).offset(page * page_size).limit(page_size)
     ).scalars().all()
+    total = sum(
+        db.session.execute(select(func.count()).select_from(HumanTask).where(source)).scalar()
+        for source in sources
+    )
     return rows, total
 
 
