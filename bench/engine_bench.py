@@ -9,7 +9,8 @@ Sections (docs/PERFORMANCE.md explains the figures):
   b  the same cycle through the gateway on SQLite and PostgreSQL (service jobs run synchronously
      with service_runner.run_job; no queue)
   c  the REST API under gunicorn with concurrent clients (full process and a minimal one)
-  d  the inbox with 100,000 open human tasks (gateway call and GET /api/v1/tasks/)
+  d  the inbox with 100,000 open human tasks (gateway call and GET /api/v1/tasks/), and the
+     EXPLAIN (ANALYZE) plan of every statement tasks.inbox() sends
   e  service-task round trip through Redis and a real `python worker.py`; SimpleWorker vs Worker
   f  resident memory of the gunicorn web workers after the load
 
@@ -943,91 +944,61 @@ def timed(func, n):
     return samples
 
 
-SUGGESTED_INDEXES = [
-    "CREATE INDEX bench_inbox_role ON human_task (candidate_role, due_at, id) WHERE status = 'open' AND NOT for_customer",
-    "CREATE INDEX bench_inbox_assignee ON human_task (assignee, due_at, id) WHERE status = 'open' AND NOT for_customer",
-]
-_OPEN = "status = 'open' AND NOT for_customer"
-# One ordered index range per role and one for the assignee, merged: reads ~50 index entries per
-# branch instead of sorting every open task of the role. ORDER BY due_at (ASC is NULLS LAST in
-# PostgreSQL) replaces the shipped "due_at IS NULL, due_at", which no index can deliver.
-SUGGESTED_PAGE = f"""
-    SELECT h.* FROM human_task h JOIN (
-      SELECT id, due_at FROM (
-        (SELECT id, due_at FROM human_task WHERE {_OPEN} AND candidate_role = :role ORDER BY due_at, id LIMIT 50)
-        UNION
-        (SELECT id, due_at FROM human_task WHERE {_OPEN} AND assignee = :me ORDER BY due_at, id LIMIT 50)
-      ) branches ORDER BY due_at, id LIMIT 50
-    ) page ON page.id = h.id ORDER BY h.due_at, h.id"""
-SUGGESTED_COUNT = f"""
-    SELECT (SELECT count(*) FROM human_task WHERE {_OPEN} AND candidate_role = :role)
-         + (SELECT count(*) FROM human_task WHERE {_OPEN} AND assignee = :me
-                                                AND candidate_role IS DISTINCT FROM :role)"""
+def capture_statements(engine, func):
+    """The SQL ``func`` sends, as (statement, parameters) pairs, via a before_cursor_execute
+    listener: exactly what the driver receives, with the driver's own parameters."""
+    sent = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):
+        sent.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        func()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return sent
 
 
-def suggested_inbox(app, n):
-    """After the shipped schema was measured: on the bench database only, the suggested partial
-    indexes, then the shipped tasks.inbox() and the suggested query in alternating rounds (side by
-    side on the noisy machine). Also one page serialised as the API does it (a new HumanTaskSchema
-    per row, app/api/staff/tasks.py dump_task) against one schema instance for the page.
-    Nothing in app/ changes."""
-    from app.api.staff.schemas import HumanTaskSchema
-    from app.api.staff.tasks import dump_task
+def explain_inbox(app, worker):
+    """EXPLAIN (ANALYZE, BUFFERS) of every statement tasks.inbox(worker) issues (the page, then
+    one count per source), captured from the shipped code rather than written out here."""
     from app.extensions import db
-    from app.models.workflow import utcnow
     from app.workflows import tasks
 
-    out = {}
-    params = {"role": "Dispatcher", "me": "dispatcher"}
-    worker = tasks.Worker("dispatcher", ["Dispatcher"])
     with app.app_context():
-        for statement in SUGGESTED_INDEXES:
-            db.session.execute(sa.text(statement))
-        db.session.commit()
-        db.session.execute(sa.text("ANALYZE human_task"))
-        db.session.commit()
+        sent = capture_statements(db.engine, lambda: tasks.inbox(worker))
+        db.session.remove()
+        plans = []
+        with db.engine.connect() as conn:
+            for statement, parameters in sent:
+                if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
+                    continue
+                cursor = conn.connection.dbapi_connection.cursor()
+                sql = cursor.mogrify(statement, parameters).decode()  # what psycopg2 sends
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) " + sql)
+                plans.append({"sql": sql, "plan": [row[0] for row in cursor.fetchall()]})
+                cursor.close()
+            conn.rollback()
+    return plans
 
-        def shipped():
-            tasks.inbox(worker)
-            db.session.remove()
 
-        def suggested():
-            rows = db.session.execute(sa.text(SUGGESTED_PAGE), params).all()
-            total = db.session.execute(sa.text(SUGGESTED_COUNT), params).scalar()
-            assert len(rows) == 50 and total > 1000, (len(rows), total)
-            db.session.remove()
+def serialise_page(app, n):
+    """One page of 50 serialised as GET /api/v1/tasks/ does it (app/api/staff/tasks.py dump_task)."""
+    from app.api.staff.tasks import dump_task
+    from app.extensions import db
+    from app.workflows import tasks
 
-        shipped()
-        suggested()
-        a, b = [], []
-        for _ in range(5):
-            a += timed(shipped, max(n // 5, 2))
-            b += timed(suggested, max(n // 5, 2))
-        out["side by side, with the partial indexes: shipped tasks.inbox() Dispatcher"] = a
-        out["side by side: suggested query (merged ordered ranges), page + exact count, Dispatcher"] = b
+    with app.app_context():
+        rows, _total = tasks.inbox(tasks.Worker("dispatcher", ["Dispatcher"]))
 
-        rows, _total = tasks.inbox(worker)
-        schema = HumanTaskSchema(many=True)
-
-        def per_row():
+        def page():
             [dump_task(t) for t in rows]
 
-        def one_schema():
-            now = utcnow()
-            for t in rows:
-                t.overdue = bool(t.status == "open" and t.due_at and t.due_at < now)
-            schema.dump(rows)
-
-        per_row()
-        one_schema()
-        a, b = [], []
-        for _ in range(5):
-            a += timed(per_row, max(n // 5, 2))
-            b += timed(one_schema, max(n // 5, 2))
-        out["serialise one page of 50: dump_task per row (shipped)"] = a
-        out["serialise one page of 50: one HumanTaskSchema(many=True) (suggested)"] = b
+        page()
+        samples = timed(page, n)
         db.session.remove()
-    return out
+    return samples
 
 
 def section_d(res, args, results, web):
@@ -1054,14 +1025,6 @@ def section_d(res, args, results, web):
             call()
             samples = timed(call, n)
             out[f"tasks.inbox() {label}"] = samples
-        # The plan, for the report.
-        query = """EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT)
-            SELECT human_task.id FROM human_task WHERE human_task.status = 'open' AND human_task.for_customer IS false
-            AND (human_task.candidate_role IN ('Dispatcher') OR human_task.assignee = 'dispatcher')
-            ORDER BY human_task.due_at IS NULL, human_task.due_at, human_task.id LIMIT 50"""
-        results["inbox_plan"] = [row[0] for row in db.session.execute(sa.text(query))]
-        count_query = query.replace("human_task.id FROM", "count(*) FROM").split("ORDER BY")[0]
-        results["inbox_count_plan"] = [row[0] for row in db.session.execute(sa.text(count_query))]
         db.session.remove()
     base, headers = web["base"], web["headers"]
     session = requests.Session()
@@ -1072,7 +1035,8 @@ def section_d(res, args, results, web):
         get()
         get()
         out[label] = timed(get, n)
-    out.update(suggested_inbox(app, n))
+    out["serialise one page of 50: dump_task per row (GET /api/v1/tasks/)"] = serialise_page(app, n)
+    results["inbox_plans"] = {label: explain_inbox(app, worker) for label, worker in workers.items()}
     results["d"] = {k: {"p50": med(v), "p95": pct(v, 95), "n": len(v)} for k, v in out.items()}
     for k, v in results["d"].items():
         print(f"  {k}: p50 {v['p50']:.1f} ms, p95 {v['p95']:.1f} ms", flush=True)
@@ -1356,12 +1320,11 @@ def print_details(results):
             simple, fork = (v["rate"] for v in thr.values())
             print(f"SimpleWorker / forking Worker throughput: {simple / fork:.1f}x "
                   f"(rounds: {[round(x, 1) for v in thr.values() for x in v['rates']]})")
-    if "inbox_plan" in results:
-        print("\ninbox query plan (Dispatcher page):")
-        print("  " + "\n  ".join(results["inbox_plan"]))
-        print("inbox count plan:")
-        print("  " + "\n  ".join(results["inbox_count_plan"]))
-
+    for label, plans in results.get("inbox_plans", {}).items():
+        print(f"\ntasks.inbox() {label}: {len(plans)} statements; EXPLAIN (ANALYZE, BUFFERS) of each:")
+        for item in plans:
+            print("  " + " ".join(item["sql"].split()))
+            print("    " + "\n    ".join(item["plan"]))
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -327,6 +327,9 @@ def _fingerprint(instance, derived):
 
 def _sync(run):
     instance, workflow = run.instance, run.workflow
+    # One flush, first: the caller's changes (a completed task row) before the reads below;
+    # the instance's own fields are then written by one UPDATE at commit.
+    db.session.flush()
     derived = _Derived(workflow)
     previous_status = instance.status
     if instance.status not in ("suspended", "cancelled"):
@@ -338,7 +341,6 @@ def _sync(run):
         derived.clear()
 
     current = _fingerprint(instance, derived)
-    db.session.flush()  # once: the caller's changes (a completed task row) before the reads below
     with db.session.no_autoflush:
         if run.baseline is None or run.baseline["human"] != current["human"]:
             _sync_human_tasks(run, derived.ready_user, derived.timers)
