@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := app:create_app
 
-.PHONY: run test install migrate demo worker bench clean
+.PHONY: run test install migrate demo worker bench clean browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ worker: migrate
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Debian's chromium for tests/test_browser.py (skipped with its reason when it is missing).
+browser-deps:
+	@if [ -x /usr/bin/chromium ]; then echo "chromium present: $$(/usr/bin/chromium --version)"; \
+	else apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; fi
 
 bench: install
 	$(BIN)/python bench/engine_bench.py

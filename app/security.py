@@ -33,7 +33,11 @@ _OWN_ACCOUNT = [
 ROLE_PERMISSIONS = {
     # Call centre: sees every process and works its own lane's tasks.
     "Operator": _WORK_TASKS + _SEE_INSTANCES + [["Messages", "can_write"]] + _OWN_ACCOUNT,
-    "Dispatcher": _WORK_TASKS + _SEE_INSTANCES + [["ProcessInstances", "can_write"]] + _OWN_ACCOUNT,
+    # Dispatchers may cancel/suspend/resume/retry, on the API and on the instance screen alike.
+    "Dispatcher": _WORK_TASKS + _SEE_INSTANCES + [
+        ["ProcessInstances", "can_write"],
+        ["ProcessInstanceView", "can_write"],
+    ] + _OWN_ACCOUNT,
     "Technician": _WORK_TASKS + [["Messages", "can_write"]] + _OWN_ACCOUNT,
     "Billing": _WORK_TASKS + _SEE_INSTANCES + [["Messages", "can_write"]] + _OWN_ACCOUNT,
     # Analysts model and deploy processes and run the monitor.

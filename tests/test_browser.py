@@ -1,0 +1,70 @@
+"""A real browser: headless Chromium signs in, opens the inbox and completes a task through the
+form rendered from its JSON Schema (CSRF on, as in production)."""
+import os
+import threading
+import uuid
+
+import pytest
+from werkzeug.serving import make_server
+
+from app.extensions import db
+from app.models.workflow import HumanTask
+from app.workflows import instances, jobs
+from tests.conftest import PASSWORD, build_app
+from tests.support.chromium import CHROMIUM, Chromium
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                reason="Debian's chromium is not installed (make browser-deps installs it)")
+
+
+@pytest.fixture
+def served(tmp_path):
+    app = build_app(f"sqlite:///{tmp_path / 'browser.db'}", WTF_CSRF_ENABLED=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield app, f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+def test_dispatcher_completes_a_task_in_the_browser(served, tmp_path):
+    app, base = served
+    number = f"MV-{uuid.uuid4().hex[:6]}"
+    with app.app_context():
+        instance = instances.start("meter_verification", number, {
+            "request_number": number, "customer_phone": "+79161234567", "meter_serial": "SN-77",
+            "meter_kind": "electricity", "overdue": False})
+        assert jobs.wait_for_jobs(instance.id)
+        task_id = db.session.query(HumanTask).filter_by(instance_id=instance.id, status="open").one().id
+        db.session.remove()
+
+    with Chromium() as browser:
+        browser.goto(f"{base}/login/")
+        browser.submit(
+            "document.querySelector('#username').value = 'dispatcher';"
+            f"document.querySelector('#password').value = '{PASSWORD}';"
+            "document.querySelector('form').submit();"
+        )
+        browser.goto(f"{base}/work/inbox/")
+        page = browser.text()
+        assert "Назначить визит техника" in page and number in page
+        browser.screenshot(str(tmp_path / "inbox.png"))
+
+        browser.goto(f"{base}/work/inbox/task/{task_id}")
+        assert browser.evaluate("document.querySelector('input[name=visit_date]').type") == "date"
+        browser.submit(
+            "document.querySelector('input[name=visit_date]').value = '2026-12-01';"
+            "document.querySelector('select[name=slot]').value = '12:00-15:00';"
+            "document.querySelector('input[name=technician]').value = 'technician';"
+            "document.querySelector('input[name=visit_date]').form.submit();"
+        )
+        browser.screenshot(str(tmp_path / "after.png"))
+        assert "выполнена" in browser.text()
+
+    with app.app_context():
+        task = db.session.get(HumanTask, task_id)
+        assert task.status == "completed" and task.completed_by == "dispatcher"
+        assert instances.data_of(instances.get(instance.id))["slot"] == "12:00-15:00"
+        db.session.remove()
