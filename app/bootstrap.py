@@ -18,6 +18,18 @@ def init_security(app):
     appbuilder.add_permissions(update_perms=True)
 
 
+def ensure_staff(app, accounts, password, domain):
+    """Create the staff users that do not exist yet: ``accounts`` is ``[(login, role, first, last)]``.
+    Returns how many were created."""
+    sm = app.appbuilder.sm
+    created = 0
+    for username, role, first, last in accounts:
+        if sm.find_user(username=username) is None:
+            sm.add_user(username, first, last, f"{username}@{domain}", [sm.find_role(role)], password)
+            created += 1
+    return created
+
+
 def read_shipped(entry):
     def read(name):
         with open(os.path.join(BPMN_DIR, name), encoding="utf-8") as handle:

@@ -5,7 +5,7 @@ DEMO ONLY: the passwords below are published in the README.
 from flask import current_app
 from sqlalchemy import select
 
-from .bootstrap import deploy_shipped, init_security
+from .bootstrap import deploy_shipped, ensure_staff, init_security
 from .extensions import db
 from .models.workflow import HumanTask, ProcessInstance
 from .workflows import instances, jobs, messages, tasks
@@ -40,12 +40,7 @@ def _complete(instance, worker, data):
 def load_demo():
     app = current_app
     init_security(app)
-    sm = app.appbuilder.sm
-    created_users = 0
-    for username, role, first, last in DEMO_STAFF:
-        if sm.find_user(username=username) is None:
-            sm.add_user(username, first, last, f"{username}@kabinet.local", [sm.find_role(role)], DEMO_PASSWORD)
-            created_users += 1
+    created_users = ensure_staff(app, DEMO_STAFF, DEMO_PASSWORD, "kabinet.local")
     deploy_shipped()
     if db.session.execute(select(ProcessInstance.id).limit(1)).first():
         return f"demo data already present ({created_users} staff users added)"

@@ -228,7 +228,7 @@ def build_app(res, url, users=True, **overrides):
     from flask_migrate import upgrade
 
     from app import create_app
-    from app.bootstrap import deploy_shipped, init_security
+    from app.bootstrap import deploy_shipped, ensure_staff, init_security
     from app.workflows import deployment
 
     config = {
@@ -249,11 +249,8 @@ def build_app(res, url, users=True, **overrides):
                 upgrade()
                 init_security(app)
                 if users:
-                    sm = app.appbuilder.sm
-                    for role in ROLES:
-                        name = role.lower()
-                        if sm.find_user(username=name) is None:
-                            sm.add_user(name, role, "Bench", f"{name}@bench.local", [sm.find_role(role)], PASSWORD)
+                    ensure_staff(app, [(role.lower(), role, role, "Bench") for role in ROLES], PASSWORD,
+                                 "bench.local")
                 deploy_shipped()
                 deployment.deploy(MINIMAL_BPMN, deployed_by="bench")
     except Exception:

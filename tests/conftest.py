@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from app import create_app
-from app.bootstrap import deploy_shipped, init_security
+from app.bootstrap import deploy_shipped, ensure_staff, init_security
 from app.extensions import db
 
 PG_URL = os.environ.get("KABINET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -59,11 +59,7 @@ def build_app(database_url, tmp_path=None, **overrides):
     with app.app_context():
         upgrade()
         init_security(app)
-        sm = app.appbuilder.sm
-        for role in ROLES:
-            username = role.lower()
-            if sm.find_user(username=username) is None:
-                sm.add_user(username, role, "Test", f"{username}@test.local", [sm.find_role(role)], PASSWORD)
+        ensure_staff(app, [(role.lower(), role, role, "Test") for role in ROLES], PASSWORD, "test.local")
         deploy_shipped()
     return app
 
