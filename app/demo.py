@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from .bootstrap import deploy_shipped, ensure_staff, init_security
 from .extensions import db
-from .models.workflow import HumanTask, ProcessInstance
+from .models.workflow import HumanTask, ProcessInstance, ServiceJob
 from .workflows import instances, jobs, messages, tasks
+from .workflows.service_runner import run_job
 
 DEMO_PASSWORD = "Demo-pass-2026!"
 DEMO_STAFF = [
@@ -30,7 +31,7 @@ def _verification(number, meter_kind="electricity", overdue=False):
 
 
 def _complete(instance, worker, data):
-    jobs.wait_for_jobs(instance.id)
+    _settle(instance.id)
     task = db.session.execute(
         select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
     ).scalars().first()
@@ -52,7 +53,7 @@ def load_demo():
     instances.start("meter_verification", "MV-2026-0001", _verification("MV-2026-0001"), actor="demo")
     claimed = instances.start("meter_verification", "MV-2026-0002", _verification("MV-2026-0002", "cold_water"),
                               actor="demo")
-    jobs.wait_for_jobs(claimed.id)
+    _settle(claimed.id)
     task = db.session.execute(select(HumanTask).where(HumanTask.instance_id == claimed.id)).scalars().first()
     tasks.claim(task.id, dispatcher)
     scheduled = instances.start("meter_verification", "MV-2026-0003", _verification("MV-2026-0003", "heat"),
@@ -68,4 +69,19 @@ def load_demo():
     instances.suspend(suspended.id, "demo")
     cancelled = instances.start("meter_verification", "MV-2026-0007", _verification("MV-2026-0007"), actor="demo")
     instances.cancel(cancelled.id, "demo")
-    return f"demo data loaded: {created_users} staff users, 7 meter verifications"
+    # Filed in an office without a phone: the first notice fails, an incident for the monitor.
+    no_contact = dict(_verification("MV-2026-0008"), customer_phone=None)
+    failed = instances.start("meter_verification", "MV-2026-0008", no_contact, actor="demo")
+    _settle(failed.id)
+    return f"demo data loaded: {created_users} staff users, 8 meter verifications (one with an incident)"
+
+
+def _settle(instance_id):
+    """Demo steps follow service tasks: run the queued ones here, so the demo loads the same
+    with or without a worker (a job's claim is atomic, so none runs twice)."""
+    queued = db.session.execute(
+        select(ServiceJob.id).where(ServiceJob.instance_id == instance_id, ServiceJob.status == "queued")
+    ).scalars().all()
+    for job_id in queued:
+        run_job(job_id)
+    jobs.wait_for_jobs(instance_id)

@@ -8,6 +8,8 @@ def notify_customer(params, context):
     template = params.get("template")
     if not template:
         raise PermanentFailure("parameter 'template' is required")
+    if not params.get("recipient"):
+        raise PermanentFailure("parameter 'recipient' is required (the customer has no contact)")
     message = notifications.queue_message(
         idempotency_key=f"job-{context.job_id}",
         channel=params.get("channel", "sms"),
