@@ -5,7 +5,7 @@ import json
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -192,13 +192,3 @@ def latest_definition(key):
     return db.session.execute(
         select(ProcessDefinition).where(ProcessDefinition.key == key).order_by(ProcessDefinition.version.desc()).limit(1)
     ).scalar_one_or_none()
-
-
-def definition_versions():
-    """``[(key, latest version, count)]`` for the definitions list."""
-    rows = db.session.execute(
-        select(ProcessDefinition.key, func.max(ProcessDefinition.version), func.count())
-        .group_by(ProcessDefinition.key)
-        .order_by(ProcessDefinition.key)
-    )
-    return list(rows)

@@ -38,10 +38,6 @@ def get(operation):
     return _HANDLERS[operation]
 
 
-def operations():
-    return sorted(_HANDLERS)
-
-
 def load_handler_modules(modules):
     from . import builtin_handlers  # noqa: F401
 
