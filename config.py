@@ -46,6 +46,9 @@ class Config:
     START_TICKER = _env_bool("START_TICKER", False)
     TICK_SECONDS = float(os.environ.get("TICK_SECONDS", "0.2"))
 
+    # Larger request bodies are refused with 413 before anything parses them.
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024)))
+
     # --- Flask-AppBuilder -------------------------------------------------------------------
     APP_NAME = "Kabinet"
     FAB_SECURITY_MANAGER_CLASS = "app.security.KabinetSecurityManager"

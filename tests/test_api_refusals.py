@@ -105,3 +105,10 @@ def test_staff_api_login_has_its_own_rate_limit(tmp_path):
     assert limited.status_code == 429
     assert limited.get_json()["error"]["code"] == "rate_limited"
     assert int(limited.headers["Retry-After"]) > 0
+
+
+def test_oversized_requests_are_refused_before_parsing(app, api, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1024)
+    response = api("analyst").post("/api/v1/process-definitions/", json={"bpmn": "x" * 4096})
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "payload_too_large"

@@ -21,6 +21,7 @@ MESSAGES = {
     "forbidden": ("Недостаточно прав.", "You do not have permission for this."),
     "not_found": ("Не найдено.", "Not found."),
     "method_not_allowed": ("Метод не поддерживается.", "Method not allowed."),
+    "payload_too_large": ("Запрос слишком большой.", "The request is too large."),
     "rate_limited": ("Слишком много запросов, попробуйте позже.", "Too many requests, try again later."),
     "internal_error": ("Внутренняя ошибка сервера.", "Internal server error."),
     "conflict": ("Конфликт с текущим состоянием.", "Conflict with the current state."),
@@ -84,7 +85,7 @@ def is_api_request():
 
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 429: "rate_limited"}
+               405: "method_not_allowed", 413: "payload_too_large", 429: "rate_limited"}
 
 
 def register(app):
