@@ -94,24 +94,21 @@ class TaskInbox(BaseView):
     @has_access
     @csrf_protected
     def claim(self, task_id):
-        try:
-            task = tasks.claim(task_id, current_worker())
-        except DomainError as exc:
-            flash_domain_error(exc)
-        else:
-            flash(f"Задача «{task.title}» взята в работу.", "success")
-        return redirect(_safe_next(url_for(".list")))
+        return self._act(tasks.claim, task_id, "Задача «{title}» взята в работу.")
 
     @expose("/unclaim/<int:task_id>", methods=["POST"])
     @has_access
     @csrf_protected
     def unclaim(self, task_id):
+        return self._act(tasks.unclaim, task_id, "Задача «{title}» возвращена в пул роли.")
+
+    def _act(self, action, task_id, done):
         try:
-            task = tasks.unclaim(task_id, current_worker())
+            task = action(task_id, current_worker())
         except DomainError as exc:
             flash_domain_error(exc)
         else:
-            flash(f"Задача «{task.title}» возвращена в пул роли.", "success")
+            flash(done.format(title=task.title), "success")
         return redirect(_safe_next(url_for(".list")))
 
     def _task(self, task_id):
