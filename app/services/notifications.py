@@ -33,9 +33,9 @@ def queue_message(idempotency_key, channel, recipient, template, context):
         idempotency_key=idempotency_key, channel=channel, recipient=recipient or "unknown",
         template=template, body=body, context=context,
     )
+    _deliver_to_log(message)  # before the insert, so the row is written once, already sent
     db.session.add(message)
     db.session.flush()
-    _deliver_to_log(message)
     return message
 
 

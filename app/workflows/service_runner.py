@@ -16,17 +16,19 @@ log = logging.getLogger(__name__)
 
 
 def _claim(job_id):
-    """Take the job atomically; a job taken by someone else (or done) is left alone."""
+    """Take the job atomically and return what running it needs; None when someone else
+    took it (or it is done)."""
     now = utcnow()
     lease = timedelta(seconds=current_app.config["SERVICE_TASK_LEASE_SECONDS"])
-    result = db.session.execute(
+    claimed = db.session.execute(
         update(ServiceJob)
         .where(ServiceJob.id == job_id, ServiceJob.status == "queued",
                or_(ServiceJob.next_attempt_at.is_(None), ServiceJob.next_attempt_at <= now))
         .values(status="running", attempts=ServiceJob.attempts + 1, lease_until=now + lease, updated_at=now)
-    )
+        .returning(ServiceJob.instance_id, ServiceJob.operation, ServiceJob.params, ServiceJob.attempts)
+    ).first()
     db.session.commit()
-    return result.rowcount == 1
+    return claimed
 
 
 def _keep_lease(job_id, attempt):
@@ -54,13 +56,13 @@ def _keep_lease(job_id, attempt):
 
 
 def run_job(job_id):
-    if not _claim(job_id):
+    job = _claim(job_id)
+    if job is None:
         return
-    job = db.session.get(ServiceJob, job_id)
     business_key = db.session.execute(
         select(ProcessInstance.business_key).where(ProcessInstance.id == job.instance_id)
     ).scalar()
-    context = service_tasks.JobContext(job.id, job.instance_id, business_key, job.attempts)
+    context = service_tasks.JobContext(job_id, job.instance_id, business_key, job.attempts)
     lease = _keep_lease(job_id, job.attempts)
     try:
         try:
@@ -72,15 +74,15 @@ def run_job(job_id):
             permanent = isinstance(exc, (service_tasks.PermanentFailure, KeyError))
             _failed(job_id, f"{type(exc).__name__}: {exc}", permanent)
             return
-        _complete(job_id, result)
+        _complete(job_id, job.instance_id, result)
     finally:
         lease.set()
 
 
-def _complete(job_id, result, tries=5):
+def _complete(job_id, instance_id, result, tries=5):
     for attempt in range(tries):
         try:
-            return _complete_once(job_id, result)
+            return _complete_once(job_id, instance_id, result)
         except Conflict as exc:
             if exc.code != "concurrent_change" or attempt == tries - 1:
                 _abandon(job_id, exc)
@@ -100,9 +102,8 @@ def _abandon(job_id, exc):
     db.session.commit()
 
 
-def _complete_once(job_id, result):
-    job = db.session.get(ServiceJob, job_id)
-    with processor.change(job.instance_id, actor="worker", allow=(*processor.ACTIVE, "suspended")) as run:
+def _complete_once(job_id, instance_id, result):
+    with processor.change(instance_id, actor="worker", allow=(*processor.ACTIVE, "suspended")) as run:
         job = db.session.get(ServiceJob, job_id, populate_existing=True)
         if job.status != "running":
             return  # cancelled or taken back meanwhile
