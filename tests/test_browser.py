@@ -54,6 +54,7 @@ def test_dispatcher_completes_a_task_in_the_browser(served, tmp_path):
 
         browser.goto(f"{base}/work/inbox/task/{task_id}")
         assert browser.evaluate("document.querySelector('input[name=visit_date]').type") == "date"
+        browser.screenshot(str(tmp_path / "form.png"))
         browser.submit(
             "document.querySelector('input[name=visit_date]').value = '2026-12-01';"
             "document.querySelector('select[name=slot]').value = '12:00-15:00';"
