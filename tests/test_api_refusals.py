@@ -1,6 +1,8 @@
 """The staff engine API refuses bad input and wrong actors clearly, and changes nothing."""
 import uuid
 
+from app.extensions import db
+from app.models.workflow import ProcessInstance
 from tests.conftest import PASSWORD, build_app
 from tests.test_meter_verification_api import VISIT, open_task, settle, start_verification
 
@@ -58,6 +60,11 @@ def test_instance_search_filters(app, api):
         "/api/v1/process-instances/?key=meter_verification&status=waiting&activity=Назначить визит техника&page_size=100"
     ).get_json()
     assert instance["id"] in [i["id"] for i in by_activity["result"]]
+    start_verification(api)
+    unfiltered = api("operator").get("/api/v1/process-instances/?page_size=1").get_json()
+    with app.app_context():
+        stored = db.session.query(ProcessInstance).count()
+    assert stored >= 2 and unfiltered["count"] == stored and len(unfiltered["result"]) == 1
     assert api("operator").get("/api/v1/process-instances/?status=sleeping").status_code == 422
     assert api("operator").get("/api/v1/process-instances/?page_size=1000").status_code == 422
 

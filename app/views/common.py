@@ -4,10 +4,10 @@ import functools
 import json
 import math
 from datetime import timezone
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app, flash, g, redirect, request
+from flask import current_app, flash, g, redirect, request, url_for
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms.validators import ValidationError
 
@@ -70,10 +70,18 @@ def csrf_protected(view):
             except ValidationError:
                 flash("Форма устарела или отправлена не с этой страницы: откройте страницу заново и повторите.",
                       "danger")
-                return redirect(request.referrer or request.path)
+                return redirect(_back(self))
         return view(self, *args, **kwargs)
 
     return wrapper
+
+
+def _back(view):
+    """The page the refused form was on (same site only), else the view's own list."""
+    referrer = urlparse(request.referrer or "")
+    if referrer.netloc == request.host and referrer.path:
+        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return url_for(f"{type(view).__name__}.{view.default_view}")
 
 
 def page_arg(name="page"):

@@ -88,7 +88,10 @@ def search(key=None, status=None, business_key=None, activity=None, page=0, page
         query = query.where(ProcessInstance.business_key == business_key)
     if activity:
         query = query.where(ProcessInstance.current_activities.contains(f"|{activity}|", autoescape=True))
-    total = db.session.execute(query.with_only_columns(db.func.count())).scalar()
+    # select_from keeps the FROM when no filter names a column (else it is `SELECT count(*)` = 1).
+    total = db.session.execute(
+        query.with_only_columns(db.func.count()).select_from(ProcessInstance)
+    ).scalar()
     rows = db.session.execute(
         query.order_by(ProcessInstance.id.desc()).offset(page * page_size).limit(page_size)
     ).scalars().all()

@@ -64,6 +64,9 @@ class Chromium:
             self.session = self.call("Target.attachToTarget", targetId=target, flatten=True, session=False)["sessionId"]
             self.call("Page.enable")
             self.call("Runtime.enable")
+            # Headless Chromium asks for en-US whatever --lang says; the staff's browsers ask for Russian.
+            self.call("Network.enable")
+            self.call("Network.setExtraHTTPHeaders", headers={"Accept-Language": "ru-RU,ru;q=0.9"})
         except Exception:
             self.__exit__(None, None, None)
             raise
