@@ -95,3 +95,33 @@ class Config:
     FAB_INDEX_VIEW = "app.views.home.HomeIndexView"
     # Times are stored in UTC; the back-office screens show them in the staff's zone.
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "Europe/Moscow")
+
+    # --- Customer identity (client API) -------------------------------------------------------
+    # Phones without a country code are read as this region's (+7 for RU).
+    DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "RU")
+    # How one-time codes reach the phone: sms | voice (a call that reads the code out).
+    OTP_CHANNEL = os.environ.get("OTP_CHANNEL", "sms")
+    OTP_DIGITS = int(os.environ.get("OTP_DIGITS", "6"))
+    OTP_TTL_SECONDS = int(os.environ.get("OTP_TTL_SECONDS", "300"))
+    OTP_RESEND_SECONDS = int(os.environ.get("OTP_RESEND_SECONDS", "60"))
+    OTP_MAX_ATTEMPTS = int(os.environ.get("OTP_MAX_ATTEMPTS", "5"))
+    # Rate limits (Flask-Limiter storage: memory embedded, Redis in production).
+    OTP_REQUEST_LIMIT_PER_PHONE = os.environ.get("OTP_REQUEST_LIMIT_PER_PHONE", "5 per hour")
+    OTP_REQUEST_LIMIT_PER_IP = os.environ.get("OTP_REQUEST_LIMIT_PER_IP", "30 per hour")
+    SIGN_IN_LIMIT_PER_IP = os.environ.get("SIGN_IN_LIMIT_PER_IP", "60 per 10 minutes")
+    # Failed sign-ins (password or code) that lock a phone, and for how long (the window).
+    SIGN_IN_FAILURE_LIMIT = os.environ.get("SIGN_IN_FAILURE_LIMIT", "5 per 15 minutes")
+    PIN_MAX_FAILURES = int(os.environ.get("PIN_MAX_FAILURES", "5"))
+    CUSTOMER_ACCESS_TOKEN_SECONDS = int(os.environ.get("CUSTOMER_ACCESS_TOKEN_SECONDS", "900"))
+    CUSTOMER_SESSION_DAYS = int(os.environ.get("CUSTOMER_SESSION_DAYS", "30"))
+    # "Don't keep me signed in": the session ends after this many hours however it is used.
+    CUSTOMER_SHORT_SESSION_HOURS = int(os.environ.get("CUSTOMER_SHORT_SESSION_HOURS", "12"))
+    DEVICE_CHALLENGE_SECONDS = int(os.environ.get("DEVICE_CHALLENGE_SECONDS", "120"))
+
+    # --- Email confirmation and profile --------------------------------------------------------
+
+    # --- Outbound delivery (outbox adapters) ----------------------------------------------------
+
+    # --- Staff two-factor -----------------------------------------------------------------------
+
+    # --- Federated sign-in (OpenID Connect) ------------------------------------------------------

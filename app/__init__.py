@@ -50,6 +50,7 @@ def create_app(config=None):
 
 def _register(app, appbuilder):
     from .api import errors, health
+    from .api.client import register_client_api
     from .api.staff import register_staff_api
     from .cli import register_cli
     from .views import register_views
@@ -58,5 +59,6 @@ def _register(app, appbuilder):
     errors.register_jwt_errors(appbuilder.sm.jwt_manager)
     health.register(app)
     register_staff_api(appbuilder)
+    register_client_api(appbuilder)
     register_views(appbuilder)
     register_cli(app)

@@ -36,3 +36,19 @@ class Invalid(DomainError):
 
     status = 422
     code = "validation_error"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+class TooManyRequests(DomainError):
+    """Refused for now; ``retry_after`` seconds later it may succeed (sent as Retry-After)."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, code=None, retry_after=60, **params):
+        self.retry_after = max(int(retry_after), 1)
+        super().__init__(code, retry_after=self.retry_after, **params)

@@ -55,6 +55,51 @@ MESSAGES = {
 }
 
 
+# marshmallow's own messages (English), as sent for a field, in Russian.
+_MARSHMALLOW_RU = {
+    "Missing data for required field.": "Обязательное поле.",
+    "Field may not be null.": "Поле не может быть пустым.",
+    "Unknown field.": "Неизвестное поле.",
+    "Not a valid string.": "Ожидается строка.",
+    "Not a valid integer.": "Ожидается целое число.",
+    "Not a valid number.": "Ожидается число.",
+    "Not a valid boolean.": "Ожидается да или нет.",
+    "Not a valid date.": "Некорректная дата (ожидается ГГГГ-ММ-ДД).",
+    "Not a valid datetime.": "Некорректные дата и время.",
+    "Not a valid email address.": "Некорректный адрес электронной почты.",
+    "Not a valid mapping type.": "Ожидается объект.",
+    "Not a valid list.": "Ожидается список.",
+    "Invalid input type.": "Некорректный тип данных.",
+}
+
+
+def register_messages(messages):
+    """Add a domain's error codes to the catalogue (each API module brings its own)."""
+    clash = set(messages) & set(MESSAGES)
+    if clash:
+        raise ValueError(f"error codes defined twice: {sorted(clash)}")
+    MESSAGES.update(messages)
+
+
+def _translate_fields(fields, params=None):
+    """Field errors may be catalogue codes or marshmallow's English; answer in the caller's language."""
+    english = language() == "en"
+
+    def one(value):
+        if isinstance(value, dict):
+            return {key: one(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [one(item) for item in value]
+        if isinstance(value, str):
+            if value in MESSAGES:
+                return message_for(value, params)
+            if not english:
+                return _MARSHMALLOW_RU.get(value, value)
+        return value
+
+    return one(fields)
+
+
 def language():
     best = request.accept_languages.best_match(["ru", "en"]) if request else None
     return best or "ru"
@@ -70,14 +115,18 @@ def message_for(code, params=None):
 
 
 def error_response(status, code, fields=None, params=None, message=None):
-    body = {"error": {"code": code, "message": message or message_for(code, params), "fields": fields or {}}}
+    body = {"error": {"code": code, "message": message or message_for(code, params),
+                      "fields": _translate_fields(fields or {}, params)}}
     response = jsonify(body)
     response.status_code = status
     return response
 
 
 def domain_error_response(exc):
-    return error_response(exc.status, exc.code, exc.fields, exc.params)
+    response = error_response(exc.status, exc.code, exc.fields, exc.params)
+    if getattr(exc, "retry_after", None):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def is_api_request():

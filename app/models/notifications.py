@@ -1,24 +1,35 @@
 """The outbox: every message to a customer is a row first, delivered by a job after."""
 from flask_appbuilder import Model
-from sqlalchemy import JSON, Column, DateTime, Integer, String, Text
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, String, Text
 
 from .workflow import utcnow
 
 
 class OutboxMessage(Model):
     __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_status_next_attempt", "status", "next_attempt_at"),)
 
     id = Column(Integer, primary_key=True)
     # Makes delivery idempotent: a retried step finds its message instead of adding another.
     idempotency_key = Column(String(128), nullable=False, unique=True)
-    channel = Column(String(16), nullable=False)  # sms | email | push | log
+    channel = Column(String(16), nullable=False)  # sms | voice | email | push | log
+    customer_id = Column(Integer, ForeignKey("customer.id", ondelete="SET NULL"), index=True)
+    # RQ queue: high for one-time codes (a customer is waiting), default for the rest.
+    queue = Column(String(16), nullable=False, default="default")
+    subject = Column(String(256))
     recipient = Column(String(256), nullable=False)
     template = Column(String(64), nullable=False)
     body = Column(Text, nullable=False)
     context = Column(JSON)
-    # queued | sent | failed
+    # queued | sending | retry | sent | failed
     status = Column(String(16), nullable=False, default="queued")
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime)
+    last_error = Column(Text)
+    provider = Column(String(32))
+    provider_message_id = Column(String(128))
     created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
     sent_at = Column(DateTime)
 
     def __repr__(self):

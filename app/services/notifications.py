@@ -6,6 +6,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models.notifications import OutboxMessage
 from ..models.workflow import utcnow
+from .secrets import public_id
 
 TEMPLATES = {
     "verification_accepted": "Заявка {request} на поверку счётчика {meter} принята.",
@@ -13,6 +14,11 @@ TEMPLATES = {
     "verification_escalated": "Поверка счётчика {meter}: визит назначается в приоритетном порядке.",
     "verification_passed": "Счётчик {meter} прошёл поверку. Следующая поверка: {next_verification}.",
     "verification_failed": "Счётчик {meter} не прошёл поверку: назначим замену.",
+    "otp_register": "Код для регистрации в Кабинете: {code}. Никому его не сообщайте.",
+    "otp_login": "Код для входа в Кабинет: {code}. Никому его не сообщайте.",
+    "otp_recover": "Код для восстановления пароля: {code}. Никому его не сообщайте.",
+    "otp_phone_change": "Код для смены номера телефона в Кабинете: {code}.",
+    "otp_voice": "Ваш код: {spoken_code}. Повторяю: {spoken_code}.",
 }
 
 
@@ -44,3 +50,16 @@ def _deliver_to_log(message):
         sink.write(f"{utcnow().isoformat()} {message.channel} {message.recipient} {message.body}\n")
     message.status = "sent"
     message.sent_at = utcnow()
+
+
+def send(channel, recipient, template, context, *, customer_id=None, queue="default",
+         idempotency_key=None, subject=None):
+    """Put a message in the outbox for delivery by ``channel``'s adapter; returns the row.
+
+    ``queue="high"`` is for messages a customer is waiting for (one-time codes).
+    """
+    message = queue_message(idempotency_key or f"{template}:{public_id()}", channel, recipient, template, context)
+    message.customer_id = customer_id
+    message.queue = queue
+    message.subject = subject
+    return message

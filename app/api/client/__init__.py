@@ -1,0 +1,9 @@
+"""Client REST API for customers' apps: /api/v1/client/…, in the same OpenAPI document."""
+
+
+def register_client_api(appbuilder):
+    from .auth import ClientAuthApi
+    from .devices import ClientDevicesApi
+
+    for api in (ClientAuthApi, ClientDevicesApi):
+        appbuilder.add_api(api)
