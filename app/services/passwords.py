@@ -20,10 +20,10 @@ def check_strength(password, confirmation, user_inputs=(), field="password"):
     elif len(password) > MAX_LENGTH:
         problems.append("password_too_long")
     else:
+        inputs = [str(value) for value in user_inputs if value]
         if not (re.search(r"[^\W\d_]", password) and re.search(r"\d", password)):
             problems.append("password_letters_digits")
-        inputs = [str(value) for value in user_inputs if value]
-        if any(value and len(value) >= 4 and value.lower() in password.lower() for value in inputs):
+        elif any(value and len(value) >= 4 and value.lower() in password.lower() for value in inputs):
             problems.append("password_personal")
         elif zxcvbn(password, user_inputs=inputs)["score"] < MIN_SCORE:
             problems.append("password_weak")
