@@ -1,6 +1,7 @@
 """Customers: their own table, sessions and devices (never FAB's staff ``ab_user``)."""
 from flask_appbuilder import Model
 from sqlalchemy import JSON, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import relationship
 
 from .workflow import utcnow
 
@@ -69,6 +70,7 @@ class CustomerDevice(Model):
     id = Column(Integer, primary_key=True)
     public_id = Column(String(32), nullable=False, unique=True)
     customer_id = Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False, index=True)
+    customer = relationship("Customer")  # the back office lists these on the customer card
     name = Column(String(128), nullable=False)
     platform = Column(String(16), nullable=False, default="unknown")
     # Issued once at registration; proves a PIN sign-in comes from this installation.
@@ -83,6 +85,14 @@ class CustomerDevice(Model):
     last_used_at = Column(DateTime)
     revoked_at = Column(DateTime)
 
+    @property
+    def has_pin(self):
+        return bool(self.pin_hash)
+
+    @property
+    def has_key(self):
+        return bool(self.public_key)
+
 
 class CustomerSession(Model):
     """One sign-in: a family of rotating refresh tokens. Revoking it ends every token of it."""
@@ -92,6 +102,7 @@ class CustomerSession(Model):
     id = Column(Integer, primary_key=True)
     public_id = Column(String(32), nullable=False, unique=True)
     customer_id = Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False, index=True)
+    customer = relationship("Customer")  # the back office lists these on the customer card
     device_id = Column(Integer, ForeignKey("customer_device.id", ondelete="SET NULL"), index=True)
     # password | code | pin | biometric | registration | oidc:<provider>
     method = Column(String(32), nullable=False)
@@ -126,6 +137,7 @@ class SecurityEvent(Model):
 
     id = Column(Integer, primary_key=True)
     customer_id = Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False)
+    customer = relationship("Customer")  # the back office lists these on the customer card
     kind = Column(String(32), nullable=False)
     ip = Column(String(64))
     user_agent = Column(String(256))

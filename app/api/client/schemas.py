@@ -91,8 +91,8 @@ class DeviceSchema(Schema):
     id = fields.String(attribute="public_id")
     name = fields.String()
     platform = fields.String()
-    pin = fields.Function(lambda device: bool(device.pin_hash))
-    biometric = fields.Function(lambda device: bool(device.public_key))
+    pin = fields.Boolean(attribute="has_pin")
+    biometric = fields.Boolean(attribute="has_key")
     created_at = fields.DateTime()
     last_used_at = fields.DateTime()
 
