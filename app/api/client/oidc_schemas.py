@@ -1,0 +1,26 @@
+"""Request and response schemas of federated sign-in (OpenID Connect)."""
+from marshmallow import Schema, fields, validate
+
+
+class OidcProviderSchema(Schema):
+    name = fields.String(metadata={"description": "the provider's name in /oidc/<provider>/…"})
+    title = fields.String(metadata={"description": "the button's label, in the Accept-Language"})
+
+
+class OidcStartSchema(Schema):
+    redirect_uri = fields.String(required=True, validate=validate.Length(min=1, max=512),
+                                 metadata={"description": "the app's return address; one of the provider's allowed ones"})
+    consent = fields.Boolean(load_default=False, metadata={
+        "description": "consent to personal-data processing: an account may be opened if none matches"})
+
+
+class OidcStartedSchema(Schema):
+    authorization_url = fields.String(metadata={"description": "open it in the browser / custom tab"})
+    state = fields.String(metadata={"description": "comes back with the code; compare, then send both to /complete"})
+    expires_in = fields.Integer(metadata={"description": "seconds to complete the sign-in"})
+
+
+class OidcCompleteSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=2048))
+    state = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    keep_signed_in = fields.Boolean(load_default=None)
