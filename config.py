@@ -46,6 +46,8 @@ class Config:
     START_TICKER = _env_bool("START_TICKER", False)
     TICK_SECONDS = float(os.environ.get("TICK_SECONDS", "0.2"))
 
+    # How many proxies (load balancers) in front of the web processes may set X-Forwarded-For.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
     # Larger request bodies are refused with 413 before anything parses them.
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024)))
 
@@ -119,9 +121,83 @@ class Config:
     DEVICE_CHALLENGE_SECONDS = int(os.environ.get("DEVICE_CHALLENGE_SECONDS", "120"))
 
     # --- Email confirmation and profile --------------------------------------------------------
+    # Where links in emails point (the public address of the web tier, no trailing slash).
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    # An email confirmation link works this many seconds (24 h) and once.
+    EMAIL_CONFIRM_MAX_AGE = int(os.environ.get("EMAIL_CONFIRM_MAX_AGE", str(24 * 3600)))
+    # Confirmation emails: one per address per cooldown, and a cap per account.
+    EMAIL_CONFIRM_COOLDOWN = os.environ.get("EMAIL_CONFIRM_COOLDOWN", "1 per minute")
+    EMAIL_CONFIRM_LIMIT_PER_CUSTOMER = os.environ.get("EMAIL_CONFIRM_LIMIT_PER_CUSTOMER", "10 per day")
+    # The youngest customer a birth date may describe (years).
+    PROFILE_MIN_AGE = int(os.environ.get("PROFILE_MIN_AGE", "14"))
 
     # --- Outbound delivery (outbox adapters) ----------------------------------------------------
+    # Adapter per channel (docs/notifications.md): "file" writes a line to OUTBOX_LOG_PATH (the
+    # embedded default), "console" to the log, "http" posts to an SMS / voice gateway, "smtp"
+    # sends email; "package.module:Class" loads a deployment's own adapter (push: FCM, APNs).
+    DELIVERY_SMS = os.environ.get("DELIVERY_SMS", "file")
+    DELIVERY_VOICE = os.environ.get("DELIVERY_VOICE", "file")
+    DELIVERY_EMAIL = os.environ.get("DELIVERY_EMAIL", "file")
+    DELIVERY_PUSH = os.environ.get("DELIVERY_PUSH", "file")
+    # Attempts per message, and the pause before attempt n+1: BACKOFF · 2^(n-1) seconds.
+    OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "5"))
+    OUTBOX_BACKOFF_SECONDS = float(os.environ.get("OUTBOX_BACKOFF_SECONDS", "10"))
+    # A message a worker took but did not finish (killed) is taken back after this; keep it
+    # longer than any adapter's timeout, or a live but slow delivery may be sent twice.
+    OUTBOX_LEASE_SECONDS = float(os.environ.get("OUTBOX_LEASE_SECONDS", "120"))
+    # A message queued longer than this without a worker taking it is enqueued again.
+    OUTBOX_REQUEUE_SECONDS = float(os.environ.get("OUTBOX_REQUEUE_SECONDS", "30"))
+    # Generic HTTP gateways: POST {"to", "text", "id"} as JSON with the token in the header.
+    SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL") or None
+    SMS_GATEWAY_TOKEN = os.environ.get("SMS_GATEWAY_TOKEN") or None
+    SMS_GATEWAY_AUTH_HEADER = os.environ.get("SMS_GATEWAY_AUTH_HEADER", "Authorization")
+    SMS_GATEWAY_TIMEOUT = float(os.environ.get("SMS_GATEWAY_TIMEOUT", "10"))
+    VOICE_GATEWAY_URL = os.environ.get("VOICE_GATEWAY_URL") or None
+    VOICE_GATEWAY_TOKEN = os.environ.get("VOICE_GATEWAY_TOKEN") or None
+    VOICE_GATEWAY_AUTH_HEADER = os.environ.get("VOICE_GATEWAY_AUTH_HEADER", "Authorization")
+    VOICE_GATEWAY_TIMEOUT = float(os.environ.get("VOICE_GATEWAY_TIMEOUT", "10"))
+    # Email over SMTP; SMTP_SECURITY: starttls | ssl | none. Login only when SMTP_USERNAME is set.
+    SMTP_HOST = os.environ.get("SMTP_HOST") or None
+    SMTP_PORT = int(os.environ.get("SMTP_PORT", "587"))
+    SMTP_SECURITY = os.environ.get("SMTP_SECURITY", "starttls")
+    SMTP_USERNAME = os.environ.get("SMTP_USERNAME") or None
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD") or None
+    SMTP_FROM = os.environ.get("SMTP_FROM", "Кабинет <noreply@kabinet.local>")
+    SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "10"))
+    # A private CA that signed the relay's certificate (the system store otherwise).
+    SMTP_CA_FILE = os.environ.get("SMTP_CA_FILE") or None
 
     # --- Staff two-factor -----------------------------------------------------------------------
+    # Roles that must sign in with a TOTP code (comma-separated); for the others it is optional.
+    # Empty turns the requirement off (the test suite does; docs/security.md).
+    STAFF_2FA_REQUIRED_ROLES = [role.strip() for role in os.environ.get(
+        "STAFF_2FA_REQUIRED_ROLES", "Admin,Analyst").split(",") if role.strip()]
+    # The name authenticator apps show next to the account.
+    STAFF_2FA_ISSUER = os.environ.get("STAFF_2FA_ISSUER", "Kabinet")
+    # Codes of the previous and the next 30-second step are accepted too (clock drift).
+    STAFF_2FA_VALID_WINDOW = int(os.environ.get("STAFF_2FA_VALID_WINDOW", "1"))
+    # Time from the password to the code (or to a finished forced enrolment), in seconds.
+    STAFF_2FA_PENDING_SECONDS = int(os.environ.get("STAFF_2FA_PENDING_SECONDS", "300"))
+    STAFF_2FA_ENROL_SECONDS = int(os.environ.get("STAFF_2FA_ENROL_SECONDS", "900"))
+    STAFF_2FA_RECOVERY_CODES = int(os.environ.get("STAFF_2FA_RECOVERY_CODES", "10"))
+    # Wrong second-factor codes per staff user; then 429 with Retry-After until the window ends.
+    STAFF_2FA_FAILURE_LIMIT = os.environ.get("STAFF_2FA_FAILURE_LIMIT", "5 per 15 minutes")
 
     # --- Federated sign-in (OpenID Connect) ------------------------------------------------------
+    # Providers by name (the name is in the URL and in the session method "oidc:<name>": 1-27 of
+    # a-z 0-9 _ -), e.g. {"esia": {"issuer": "https://esia.example", "client_id": "...",
+    # "client_secret_env": "ESIA_CLIENT_SECRET", "scopes": ["openid", "phone", "email", "profile"],
+    # "title": {"ru": "Госуслуги", "en": "Gosuslugi"}, "allowed_redirect_uris": ["ru.kabinet.app:/oidc"]}}.
+    # Optional per provider: discovery_url, explicit endpoints, token_endpoint_auth_method
+    # (client_secret_basic | client_secret_post), authorization_params, userinfo (auto | always |
+    # never). See docs/identity.md.
+    OIDC_PROVIDERS = _env_json("OIDC_PROVIDERS", {})
+    # How long a started sign-in (state, nonce, PKCE verifier) may be completed.
+    OIDC_LOGIN_TTL_SECONDS = int(os.environ.get("OIDC_LOGIN_TTL_SECONDS", "600"))
+    # Discovery documents and key sets are cached per process; an unknown "kid" refetches the keys.
+    OIDC_DISCOVERY_TTL_SECONDS = int(os.environ.get("OIDC_DISCOVERY_TTL_SECONDS", "3600"))
+    OIDC_JWKS_TTL_SECONDS = int(os.environ.get("OIDC_JWKS_TTL_SECONDS", "3600"))
+    OIDC_HTTP_TIMEOUT_SECONDS = float(os.environ.get("OIDC_HTTP_TIMEOUT_SECONDS", "10"))
+    # Allowed difference between the provider's clock and ours when checking exp and iat.
+    OIDC_CLOCK_SKEW_SECONDS = int(os.environ.get("OIDC_CLOCK_SKEW_SECONDS", "60"))
+    OIDC_START_LIMIT_PER_IP = os.environ.get("OIDC_START_LIMIT_PER_IP", "30 per 10 minutes")

@@ -4,6 +4,7 @@ import os
 
 from flask import Flask
 from flask_appbuilder import AppBuilder
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import INSTANCE_DIR, Config
 
@@ -22,6 +23,11 @@ def create_app(config=None):
     if config:
         app.config.update(config)
     os.makedirs(app.instance_path, exist_ok=True)
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind a load balancer the client's address is in X-Forwarded-For; per-IP limits and
+        # the security log need it, and only the trusted hops may set it.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"],
+                                x_proto=app.config["TRUSTED_PROXIES"])
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
     logging.getLogger("spiff").setLevel(logging.WARNING)  # one line per task state change
 
@@ -42,7 +48,11 @@ def create_app(config=None):
         appbuilder.init_app(app, db.session)
         _register(app, appbuilder)
 
+    from .services import oidc
     from .workflows import jobs
+
+    with app.app_context():
+        oidc.providers()  # a misconfigured OpenID Connect provider stops the start, not a sign-in
 
     jobs.init_app(app)
     return app
@@ -54,6 +64,7 @@ def _register(app, appbuilder):
     from .api.staff import register_staff_api
     from .cli import register_cli
     from .views import register_views
+    from .views.email_confirmation import blueprint as email_confirmation_page
 
     errors.register(app)
     errors.register_jwt_errors(appbuilder.sm.jwt_manager)
@@ -61,4 +72,5 @@ def _register(app, appbuilder):
     register_staff_api(appbuilder)
     register_client_api(appbuilder)
     register_views(appbuilder)
+    app.register_blueprint(email_confirmation_page)  # the public page of email links
     register_cli(app)

@@ -485,3 +485,17 @@ def test_client_endpoints_are_in_the_openapi_document(app, api):
         assert f"/api/v1{path}" in paths, path
     assert spec["components"]["securitySchemes"]["customer"]["scheme"] == "bearer"
     assert "RegistrationCodeSchema" in spec["components"]["schemas"]
+
+
+@pytest.mark.parametrize("trusted, limited_second", [(0, True), (1, False)])
+def test_forwarded_addresses_count_only_behind_a_trusted_proxy(tmp_path, trusted, limited_second):
+    """Without a trusted proxy a client cannot dodge the per-IP limit by sending X-Forwarded-For;
+    behind one, each client's own address is limited, not the balancer's."""
+    app = build_app(f"sqlite:///{tmp_path / 'proxy.db'}", TRUSTED_PROXIES=trusted, SIGN_IN_LIMIT_PER_IP="1 per minute")
+    client = app.test_client()
+    first = client.post(f"{AUTH}/sign-in", json={"phone": new_phone(), "password": "x"},
+                        headers={"X-Forwarded-For": "203.0.113.1"})
+    second = client.post(f"{AUTH}/sign-in", json={"phone": new_phone(), "password": "x"},
+                         headers={"X-Forwarded-For": "203.0.113.2"})
+    assert first.status_code == 401
+    assert second.status_code == (429 if limited_second else 401)

@@ -45,7 +45,7 @@ class OneTimeCode(Model):
     id = Column(Integer, primary_key=True)
     # The client refers to its challenge by this random id (never by a guessable counter).
     public_id = Column(String(32), nullable=False, unique=True)
-    # register | login | recover | phone_change
+    # register | login | recover | phone_change | close_account
     purpose = Column(String(16), nullable=False)
     phone = Column(String(20), nullable=False)
     # NULL when no customer has the phone (the answer looks the same; nothing is sent).

@@ -17,12 +17,14 @@ from ..models.customers import OneTimeCode
 from ..models.workflow import utcnow
 from . import notifications, secrets
 
-PURPOSES = ("register", "login", "recover", "phone_change")
+PURPOSES = ("register", "login", "recover", "phone_change", "close_account")
 _HASH = "one-time-code"
 
 
 def issue(purpose, phone, customer_id=None, payload=None, send=True):
     """A new code for ``phone``; refused with 429 while the last one is inside its cooldown."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown code purpose {purpose!r}")
     config = current_app.config
     now = utcnow()
     last = db.session.execute(

@@ -22,4 +22,4 @@ def masked(phone):
     """+79161234567 → +7 916 ***-**-67, for messages that must not reveal the whole number."""
     if not phone:
         return ""
-    return f"{phone[:-9]} {phone[-10:-7]} ***-**-{phone[-2:]}" if len(phone) >= 11 else phone[:-2] + "**"
+    return f"{phone[:-10]} {phone[-10:-7]} ***-**-{phone[-2:]}" if len(phone) >= 11 else phone[:-2] + "**"

@@ -4,6 +4,8 @@
 def register_client_api(appbuilder):
     from .auth import ClientAuthApi
     from .devices import ClientDevicesApi
+    from .oidc import ClientOidcApi
+    from .profile import ClientProfileApi
 
-    for api in (ClientAuthApi, ClientDevicesApi):
+    for api in (ClientAuthApi, ClientDevicesApi, ClientOidcApi, ClientProfileApi):
         appbuilder.add_api(api)

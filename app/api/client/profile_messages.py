@@ -1,0 +1,56 @@
+"""Error codes of the customer profile, email confirmation and account closing, in Russian and English."""
+from ..errors import register_messages
+
+register_messages({
+    "full_name_too_long": ("ФИО должно быть не длиннее 256 символов.", "The full name must be at most 256 characters."),
+    "birth_date_future": ("Дата рождения не может быть в будущем.", "The birth date cannot be in the future."),
+    "birth_date_range": ("Дата рождения должна быть не раньше 1900 года.",
+                         "The birth date must not be before 1900."),
+    "birth_date_too_young": ("Пользоваться Кабинетом можно с {min_age} лет: проверьте дату рождения.",
+                             "Kabinet is for people aged {min_age} and over: check the birth date."),
+    "theme_invalid": ("Тема оформления: light, dark или auto.", "The theme must be light, dark or auto."),
+    "preferences_not_object": ("Ожидается объект: категория → канал → true или false.",
+                               "Expected an object: category → channel → true or false."),
+    "preference_category_unknown": (
+        "Неизвестная категория уведомлений (есть: requests, bills, readings, outages, news).",
+        "Unknown notification category (known: requests, bills, readings, outages, news)."),
+    "preference_channel_unknown": ("Неизвестный канал уведомлений (есть: push, sms, email).",
+                                   "Unknown notification channel (known: push, sms, email)."),
+    "preference_not_boolean": ("Ожидается true или false.", "Expected true or false."),
+    "preference_email_unconfirmed": ("Уведомления по email доступны после подтверждения адреса.",
+                                     "Email notifications need a confirmed email address."),
+    "phone_change_by_code": ("Номер телефона меняется с подтверждением кодом: POST /profile/phone.",
+                             "The phone is changed with a code: POST /profile/phone."),
+    "email_change_by_link": ("Адрес email меняется с подтверждением по ссылке: PUT /profile/email.",
+                             "The email is changed with a confirmation link: PUT /profile/email."),
+    "phone_same": ("Это ваш текущий номер.", "This is your current phone number."),
+    "email_too_long": ("Адрес email должен быть не длиннее 254 символов.",
+                       "The email address must be at most 254 characters."),
+    "email_cooldown": ("Письмо на этот адрес можно отправить снова через {retry_after} с.",
+                       "Another email to this address can be sent in {retry_after} s."),
+    "email_send_limit": ("Слишком много писем с подтверждением: повторите через {retry_after} с.",
+                         "Too many confirmation emails: try again in {retry_after} s."),
+    "email_nothing_to_confirm": ("Нет адреса email, ожидающего подтверждения.",
+                                 "There is no email address awaiting confirmation."),
+    "email_link_invalid": ("Ссылка для подтверждения email повреждена или неполна: скопируйте её из письма "
+                           "целиком или запросите новое письмо.",
+                           "The email confirmation link is damaged or incomplete: copy the whole link from "
+                           "the email or request a new one."),
+    "email_link_expired": ("Срок действия ссылки истёк: запросите новое письмо в профиле.",
+                           "The link has expired: request a new email from your profile."),
+    "email_link_superseded": ("Ссылка больше не действует: этот адрес уже не ожидает подтверждения "
+                              "(указан другой адрес или отправлено новое письмо).",
+                              "The link no longer works: this address is no longer awaiting confirmation "
+                              "(another address was given or a newer email was sent)."),
+    "email_already_confirmed": ("Ссылка уже использована: адрес подтверждён.",
+                                "The link has already been used: the address is confirmed."),
+    "email_link_foreign": ("Ссылка выдана для другой учётной записи.", "The link belongs to another account."),
+    "password_wrong": ("Неверный пароль.", "The password is wrong."),
+    "close_proof_required": ("Подтвердите закрытие паролем или кодом из SMS.",
+                             "Confirm the closing with the password or a code from an SMS."),
+    "period_invalid": ("Ожидается дата ГГГГ-ММ-ДД или дата и время ISO 8601.",
+                       "Expected a date YYYY-MM-DD or an ISO 8601 date-time."),
+    "period_order": ("Начало периода должно быть раньше конца.", "The period must start before it ends."),
+    "page_invalid": ("Номер страницы: 0 или больше.", "The page must be 0 or more."),
+    "page_size_invalid": ("Размер страницы: от 1 до 100.", "The page size must be between 1 and 100."),
+})
