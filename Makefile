@@ -29,6 +29,7 @@ run: demo
 	@echo "Kabinet: http://127.0.0.1:$(PORT)/   (API docs: http://127.0.0.1:$(PORT)/swagger/v1)"
 	@echo "Demo staff logins (DEMO ONLY), password Demo-pass-2026! for each:"
 	@echo "  admin, operator, dispatcher, technician, billing, analyst, editor"
+	@echo "admin and analyst also enter a code: $(BIN)/flask kabinet demo-totp (DEMO ONLY, see README)"
 	@echo ""
 	START_TICKER=1 $(BIN)/flask run --host 127.0.0.1 --port $(PORT) --no-reload
 

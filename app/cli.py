@@ -32,5 +32,20 @@ def demo_command():
     click.echo(load_demo())
 
 
+@kabinet.command("demo-totp")
+def demo_totp_command():
+    """DEMO ONLY: the current two-factor code of the demo admin and analyst."""
+    import time
+
+    import pyotp
+
+    from .demo import DEMO_TOTP_SECRET
+
+    totp = pyotp.TOTP(DEMO_TOTP_SECRET)
+    left = totp.interval - int(time.time()) % totp.interval
+    click.echo(f"{totp.now()}  (DEMO ONLY: good for {left} s more and once per user; "
+               f"secret {DEMO_TOTP_SECRET})")
+
+
 def register_cli(app):
     app.cli.add_command(kabinet)

@@ -21,6 +21,9 @@ DEMO_STAFF = [
     ("analyst", "Analyst", "Алла", "Аналитикова"),
     ("editor", "ContentEditor", "Елена", "Редакторова"),
 ]
+# DEMO ONLY, published in the README: the TOTP secret of the demo users whose role requires
+# two-factor sign-in (admin, analyst); `flask kabinet demo-totp` prints the current code.
+DEMO_TOTP_SECRET = "KABINETDEMOONLYNEVERPRODUCTION23"
 
 
 def _verification(number, meter_kind="electricity", overdue=False):
@@ -42,9 +45,10 @@ def load_demo():
     app = current_app
     init_security(app)
     created_users = ensure_staff(app, DEMO_STAFF, DEMO_PASSWORD, "kabinet.local")
+    enrol_demo_staff()
     deploy_shipped()
     if db.session.execute(select(ProcessInstance.id).limit(1)).first():
-        return f"demo data already present ({created_users} staff users added)"
+        return f"demo data already present ({created_users} staff users added){TWO_FACTOR_NOTE}"
 
     dispatcher = tasks.Worker("dispatcher", ["Dispatcher"])
     technician = tasks.Worker("technician", ["Technician"])
@@ -73,7 +77,27 @@ def load_demo():
     no_contact = dict(_verification("MV-2026-0008"), customer_phone=None)
     failed = instances.start("meter_verification", "MV-2026-0008", no_contact, actor="demo")
     _settle(failed.id)
-    return f"demo data loaded: {created_users} staff users, 8 meter verifications (one with an incident)"
+    return (f"demo data loaded: {created_users} staff users, 8 meter verifications (one with an incident)"
+            f"{TWO_FACTOR_NOTE}")
+
+
+TWO_FACTOR_NOTE = ("\nDEMO ONLY: admin and analyst sign in with a second factor; "
+                   "`.venv/bin/flask kabinet demo-totp` prints their current code")
+
+
+def enrol_demo_staff():
+    """Give the demo users whose role requires two-factor sign-in the published demo secret
+    (unless they have enrolled otherwise). Returns their logins."""
+    from .services import staff_two_factor
+
+    sm = current_app.appbuilder.sm
+    enrolled = []
+    for username, *_rest in DEMO_STAFF:
+        user = sm.find_user(username=username)
+        if user is not None and staff_two_factor.is_required(user) and not staff_two_factor.is_enrolled(user):
+            staff_two_factor.enrol_with_secret(user, DEMO_TOTP_SECRET)
+            enrolled.append(username)
+    return enrolled
 
 
 def _settle(instance_id):

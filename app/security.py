@@ -1,13 +1,27 @@
 """Staff roles and the security-manager subclass (chosen by FAB_SECURITY_MANAGER_CLASS)."""
 import time
 
-from flask import current_app
+from flask import current_app, request
 from flask_appbuilder.api import expose, safe
+from flask_appbuilder.const import (
+    API_SECURITY_ACCESS_TOKEN_KEY,
+    API_SECURITY_PROVIDER_DB,
+    API_SECURITY_PROVIDER_LDAP,
+    API_SECURITY_REFRESH_TOKEN_KEY,
+)
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.decorators import limit
 from flask_appbuilder.security.manager import BaseSecurityManager
+from flask_appbuilder.security.schemas import login_post
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_jwt_extended import create_access_token, create_refresh_token
 from flask_limiter.util import get_remote_address
+from marshmallow import ValidationError
+
+from .api.errors import domain_error_response
+from .errors import DomainError
+from .services import staff_two_factor
+from .views.two_factor import KabinetAuthDBView, register_two_factor_views
 
 STAFF_ROLES = ("Admin", "Operator", "Dispatcher", "Technician", "Billing", "Analyst", "ContentEditor")
 
@@ -28,20 +42,28 @@ _OWN_ACCOUNT = [
     ["UserInfoEditView", "can_this_form_get|can_this_form_post"],
     ["ResetMyPasswordView", "can_this_form_get|can_this_form_post"],
     ["UserDBModelView", "can_userinfo|resetmypassword"],
+    # Own two-factor sign-in: Безопасность → Двухфакторный вход (app/views/two_factor.py).
+    ["TwoFactorView$", "can_read|can_write|menu_access"],
+    ["Security$", "menu_access"],
 ]
+
+_SEE_CUSTOMERS = [["CustomerView", "can_read|menu_access"], ["Customers", "menu_access"]]
 
 # FAB_ROLES: regex pairs [view, permission], checked at request time, so a role's
 # permissions live in code review, not in a database edit.
 ROLE_PERMISSIONS = {
     # Call centre: sees every process and works its own lane's tasks.
-    "Operator": _WORK_TASKS + _SEE_INSTANCES + [["Messages", "can_write"]] + _OWN_ACCOUNT,
+    # Call centre also ends a customer's sessions when a phone is lost.
+    "Operator": _WORK_TASKS + _SEE_INSTANCES + _SEE_CUSTOMERS + [["CustomerView", "can_write"],
+                                                                   ["Messages", "can_write"]] + _OWN_ACCOUNT
+    + [["OutboxView", _READ], ["Monitoring", "menu_access"]],  # outbound messages: read-only
     # Dispatchers may cancel/suspend/resume/retry, on the API and on the instance screen alike.
     "Dispatcher": _WORK_TASKS + _SEE_INSTANCES + [
         ["ProcessInstances", "can_write"],
         ["ProcessInstanceView", "can_write"],
     ] + _OWN_ACCOUNT,
     "Technician": _WORK_TASKS + [["Messages", "can_write"]] + _OWN_ACCOUNT,
-    "Billing": _WORK_TASKS + _SEE_INSTANCES + [["Messages", "can_write"]] + _OWN_ACCOUNT,
+    "Billing": _WORK_TASKS + _SEE_INSTANCES + _SEE_CUSTOMERS + [["Messages", "can_write"]] + _OWN_ACCOUNT,
     # Analysts model and deploy processes and run the monitor.
     "Analyst": _WORK_TASKS + _SEE_INSTANCES + [
         ["ProcessDefinitions", "can_read|can_write|can_start|menu_access"],
@@ -56,16 +78,70 @@ ROLE_PERMISSIONS = {
 }
 
 
+def _login_doc():
+    """FAB's OpenAPI text of the login, with the second factor's fields and refusals."""
+    doc = SecurityApi.login.__doc__
+    doc = doc.replace("""                    refresh:
+""", """                    totp:
+                      description: >-
+                        The 6-digit code of the authenticator app; required when the user has
+                        two-factor sign-in (else 401 two_factor_required)
+                      example: "123456"
+                      type: string
+                    recovery_code:
+                      description: A one-time recovery code, instead of totp
+                      example: abcde-fghjk
+                      type: string
+                    refresh:
+""", 1)
+    return doc.replace("""            500:
+""", """            403:
+              description: >-
+                two_factor_enrolment_required: the user's role requires two-factor sign-in
+                and it is not set up (enrol in the web interface)
+            429:
+              description: too many sign-ins, or too many wrong second-factor codes
+            500:
+""", 1)
+
+
 class StaffSecurityApi(SecurityApi):
-    """FAB's AUTH_RATE_LIMITED covers only the HTML login; the JWT login gets its own limit."""
+    """FAB's JWT login with Kabinet's additions: its own rate limit (FAB's AUTH_RATE_LIMITED
+    covers only the HTML login) and the second factor (``totp`` or ``recovery_code`` in the body)
+    for users with two-factor sign-in."""
 
     @expose("/login", methods=["POST"])
     @limit(lambda: current_app.config["STAFF_API_LOGIN_RATE_LIMIT"], key_func=get_remote_address)
     @safe
     def login(self):
-        return super().login()
+        if not request.is_json:
+            return self.response_400(message="Request payload is not JSON")
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict):
+            return self.response_400(message="Request payload is not JSON")
+        payload = dict(payload)
+        second_factor = {name: payload.pop(name, None) for name in ("totp", "recovery_code")}
+        try:
+            login_payload = login_post.load(payload)
+        except ValidationError as error:
+            return self.response_400(message=error.messages)
+        user = None
+        if login_payload.get("provider") == API_SECURITY_PROVIDER_DB:
+            user = self.appbuilder.sm.auth_user_db(login_payload["username"], login_payload["password"])
+        elif login_payload.get("provider") == API_SECURITY_PROVIDER_LDAP:
+            user = self.appbuilder.sm.auth_user_ldap(login_payload["username"], login_payload["password"])
+        if not user:
+            return self.response_401()
+        try:
+            staff_two_factor.login_check(user, **second_factor)
+        except DomainError as exc:
+            return domain_error_response(exc)
+        tokens = {API_SECURITY_ACCESS_TOKEN_KEY: create_access_token(identity=str(user.id), fresh=True)}
+        if login_payload.get("refresh"):
+            tokens[API_SECURITY_REFRESH_TOKEN_KEY] = create_refresh_token(identity=str(user.id))
+        return self.response(200, **tokens)
 
-    login.__doc__ = SecurityApi.login.__doc__
+    login.__doc__ = _login_doc()
 
 
 PUBLIC_PERMISSIONS_TTL = 30.0
@@ -73,6 +149,7 @@ PUBLIC_PERMISSIONS_TTL = 30.0
 
 class KabinetSecurityManager(SecurityManager):
     security_api = StaffSecurityApi
+    authdbview = KabinetAuthDBView
     _public_permissions = None  # (read at, frozenset of (view, permission))
 
     def is_item_public(self, permission_name, view_name):
@@ -85,6 +162,11 @@ class KabinetSecurityManager(SecurityManager):
             names = frozenset((p.view_menu.name, p.permission.name) for p in self.get_public_permissions())
             self._public_permissions = cached = (now, names)
         return (view_name, permission_name) in cached[1]
+
+    def register_views(self):
+        super().register_views()
+        if current_app.config.get("FAB_ADD_SECURITY_VIEWS", True):
+            register_two_factor_views(self.appbuilder)
 
     def sync_roles(self):
         """Create the built-in roles (FAB_CREATE_DB is off: migrations own the tables)."""

@@ -539,6 +539,7 @@ def base_env(res, url, extra=None):
         "DATABASE_URL": url,
         "SECRET_KEY": f"bench-{res.run_id}-not-a-secret",
         "STAFF_API_LOGIN_RATE_LIMIT": "100000 per minute",
+        "STAFF_2FA_REQUIRED_ROLES": "",  # admin and analyst log in by password (docs/security.md)
         "OUTBOX_LOG_PATH": os.path.join(res.tmp, "outbox.log"),
         "START_TICKER": "0",
         "REDIS_PREFIX": res.prefix,

@@ -30,6 +30,11 @@ BASE_CONFIG = {
     "SCRIPT_TIME_LIMIT_SECONDS": 0.5,
     "STAFF_API_LOGIN_RATE_LIMIT": "1000 per minute",
     "AUTH_RATE_LIMIT": "1000 per minute",
+    "STAFF_2FA_REQUIRED_ROLES": [],  # tests/test_staff_two_factor.py builds apps with the default
+    # Every test request comes from 127.0.0.1 into session-wide apps; the per-IP limits have
+    # their own tests on apps of their own.
+    "OTP_REQUEST_LIMIT_PER_IP": "100000 per hour",
+    "SIGN_IN_LIMIT_PER_IP": "100000 per hour",
     "OUTBOX_LOG_PATH": os.path.join(os.environ.get("TMPDIR", "/tmp"), f"kabinet-test-outbox-{os.getpid()}.log"),
 }
 
@@ -102,7 +107,8 @@ def make_pg_database(postgres_engine):
 def redis_prefix(redis_conn):
     prefix = f"kabinet_test_{uuid.uuid4().hex[:10]}"
     yield prefix
-    keys = list(redis_conn.scan_iter(f"{prefix}*")) + list(redis_conn.scan_iter(f"rq:*{prefix}*"))
+    keys = [key for pattern in (f"{prefix}*", f"rq:*{prefix}*", f"LIMITS:*{prefix}*")
+            for key in redis_conn.scan_iter(pattern)]
     if keys:
         redis_conn.delete(*keys)
 

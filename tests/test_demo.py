@@ -5,6 +5,7 @@ from app import create_app
 from app.demo import load_demo
 from app.extensions import db
 from app.models.workflow import Incident, ProcessInstance
+from app.services import notifications
 from tests.conftest import BASE_CONFIG
 
 
@@ -22,5 +23,6 @@ def test_demo_loads_every_state_once(tmp_path):
         assert app.appbuilder.sm.find_user(username="dispatcher").roles[0].name == "Dispatcher"
         assert "already present" in load_demo()  # safe to run again
         assert db.session.query(ProcessInstance).count() == 8
+        assert notifications.wait_for_delivery()  # the outbox is delivered by jobs after commit
         db.session.remove()
     assert "принята" in (tmp_path / "outbox.log").read_text(encoding="utf-8")

@@ -5,6 +5,7 @@ from flask import current_app, jsonify
 from sqlalchemy import text
 
 from ..extensions import db, redis_connection
+from ..services import outbox
 from ..workflows import jobs
 
 
@@ -37,6 +38,7 @@ def register(app):
         checks["queues"] = _check(lambda: {"depths": jobs.queue_depths(current_app), "jobs_backend":
                                            current_app.config["JOBS_BACKEND"]})
         checks["timers"] = _check(lambda: {"due": jobs.due_instances_count()})
+        checks["outbox"] = _check(outbox.backlog)  # messages not yet sent, by status
         healthy = all(check["ok"] for check in checks.values())
         body = {"status": "ok" if healthy else "degraded", **checks}
         return jsonify(body), 200 if healthy else 503

@@ -4,6 +4,24 @@ from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, Strin
 
 from .workflow import utcnow
 
+# Context keys whose values must never be shown to staff or kept after delivery (one-time codes).
+SECRET_CONTEXT_KEYS = frozenset({"code", "spoken_code", "token", "password", "secret"})
+MASK = "••••••"
+
+
+def mask_secrets(text, context):
+    """``text`` with the values of the secret keys of ``context`` replaced by a mask."""
+    if not text or not isinstance(context, dict):
+        return text
+    values = {str(context[key]) for key in SECRET_CONTEXT_KEYS if context.get(key) not in (None, "", MASK)}
+    for value in sorted(values, key=len, reverse=True):  # "1, 2, 3" before "1"
+        text = text.replace(value, MASK)
+    return text
+
+
+def has_secrets(context):
+    return isinstance(context, dict) and any(key in context for key in SECRET_CONTEXT_KEYS)
+
 
 class OutboxMessage(Model):
     __tablename__ = "outbox_message"
@@ -31,6 +49,10 @@ class OutboxMessage(Model):
     created_at = Column(DateTime, nullable=False, default=utcnow)
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
     sent_at = Column(DateTime)
+
+    def masked_body(self):
+        """The text as the staff screens show it: one-time codes masked."""
+        return mask_secrets(self.body, self.context)
 
     def __repr__(self):
         return f"{self.channel} → {self.recipient}: {self.template}"

@@ -1,11 +1,12 @@
-"""Messages to customers. Delivery adapters (SMS, email, push) arrive with the identity issue;
-until then the outbox is delivered to the log sink: a line in ``OUTBOX_LOG_PATH`` (``instance/outbox.log``)."""
-from flask import current_app
+"""Messages to customers: every message is an outbox row first, delivered by a job after the
+transaction that wrote it commits (``app/services/outbox.py``, adapters in ``delivery/``,
+docs/notifications.md). The embedded default delivers to a line in ``OUTBOX_LOG_PATH``."""
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models.notifications import OutboxMessage
-from ..models.workflow import utcnow
+from . import outbox
+from .outbox import wait_for_delivery  # noqa: F401  (tests and the demo wait for the outbox here)
 from .secrets import public_id
 
 TEMPLATES = {
@@ -19,6 +20,22 @@ TEMPLATES = {
     "otp_recover": "Код для восстановления пароля: {code}. Никому его не сообщайте.",
     "otp_phone_change": "Код для смены номера телефона в Кабинете: {code}.",
     "otp_voice": "Ваш код: {spoken_code}. Повторяю: {spoken_code}.",
+    "otp_close_account": "Код для закрытия учётной записи в Кабинете: {code}. Никому его не сообщайте.",
+    "email_confirm": (
+        "Здравствуйте, {name}!\n\n"
+        "Чтобы подтвердить адрес электронной почты в Кабинете, перейдите по ссылке:\n"
+        "{base_url}/confirm-email/{token}\n\n"
+        "Ссылка действует {hours} ч. и только для этого адреса. "
+        "Если вы не указывали этот адрес в Кабинете, просто удалите письмо."
+    ),
+    "email_change_notice": (
+        "Здравствуйте, {name}!\n\n"
+        "В Кабинете запрошена смена адреса электронной почты на {new_email}. "
+        "Письма будут приходить на этот адрес, пока новый не подтверждён.\n\n"
+        "Если это были не вы, смените пароль в Кабинете и обратитесь в контактный центр."
+    ),
+    "phone_changed": "Номер телефона в Кабинете изменён на {new_phone}. Если это были не вы, "
+                     "обратитесь в контактный центр.",
 }
 
 
@@ -27,39 +44,36 @@ class _Defaults(dict):
         return "—"
 
 
-def queue_message(idempotency_key, channel, recipient, template, context):
-    """Add a message to the outbox once per key; returns the row (existing or new)."""
+def queue_message(idempotency_key, channel, recipient, template, context, *, customer_id=None,
+                  queue="default", subject=None):
+    """Add a message to the outbox once per key; returns the row (existing or new, status
+    ``queued``). It is delivered by a job on ``queue`` once the surrounding transaction commits,
+    and never if it rolls back."""
+    if queue not in outbox.QUEUES:
+        raise ValueError(f"queue must be one of {outbox.QUEUES}, not {queue!r}")
     existing = db.session.execute(
         select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
     ).scalar_one_or_none()
     if existing is not None:
         return existing
-    body = TEMPLATES.get(template, template).format_map(_Defaults(context))
+    body = TEMPLATES.get(template, template).format_map(_Defaults(context or {}))
     message = OutboxMessage(
         idempotency_key=idempotency_key, channel=channel, recipient=recipient or "unknown",
-        template=template, body=body, context=context,
+        template=template, body=body, context=context, customer_id=customer_id, queue=queue,
+        subject=subject, status="queued", attempts=0,
     )
-    _deliver_to_log(message)  # before the insert, so the row is written once, already sent
     db.session.add(message)
     db.session.flush()
+    outbox.schedule(message)
     return message
-
-
-def _deliver_to_log(message):
-    with open(current_app.config["OUTBOX_LOG_PATH"], "a", encoding="utf-8") as sink:
-        sink.write(f"{utcnow().isoformat()} {message.channel} {message.recipient} {message.body}\n")
-    message.status = "sent"
-    message.sent_at = utcnow()
 
 
 def send(channel, recipient, template, context, *, customer_id=None, queue="default",
          idempotency_key=None, subject=None):
     """Put a message in the outbox for delivery by ``channel``'s adapter; returns the row.
 
-    ``queue="high"`` is for messages a customer is waiting for (one-time codes).
+    ``queue="high"`` is for messages a customer is waiting for (one-time codes), ``bulk`` for
+    mass mailings; ``subject`` is the email's subject line.
     """
-    message = queue_message(idempotency_key or f"{template}:{public_id()}", channel, recipient, template, context)
-    message.customer_id = customer_id
-    message.queue = queue
-    message.subject = subject
-    return message
+    return queue_message(idempotency_key or f"{template}:{public_id()}", channel, recipient, template, context,
+                         customer_id=customer_id, queue=queue, subject=subject)

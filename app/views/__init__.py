@@ -9,6 +9,7 @@ from flask import current_app
 
 def register_views(appbuilder):
     from .common import init_view_helpers
+    from .customers import CustomerDeviceView, CustomerSessionView, CustomerView, SecurityEventView
     from .definitions import ProcessDefinitionView
     from .inbox import TaskInbox
     from .incidents import IncidentView
@@ -21,5 +22,13 @@ def register_views(appbuilder):
                         category="Processes", category_label="Процессы", category_icon="fa-sitemap")
     appbuilder.add_view(ProcessDefinitionView, "ProcessDefinitionView", label="Определения процессов",
                         icon="fa-file-code-o", category="Processes")
+    appbuilder.add_view(CustomerView, "CustomerView", label="Клиенты", icon="fa-users",
+                        category="Customers", category_label="Клиенты", category_icon="fa-address-book")
+    for related in (CustomerSessionView, CustomerDeviceView, SecurityEventView):
+        appbuilder.add_view_no_menu(related)
     appbuilder.add_view(IncidentView, "IncidentView", label="Открытые инциденты", icon="fa-exclamation-triangle",
                         category="Incidents", category_label="Инциденты", category_icon="fa-exclamation-triangle")
+    from .outbox import OutboxView
+
+    appbuilder.add_view(OutboxView, "OutboxView", label="Исходящие сообщения", icon="fa-paper-plane",
+                        category="Monitoring", category_label="Мониторинг", category_icon="fa-heartbeat")

@@ -80,7 +80,15 @@ def tick(batch=50):
     moved += _promote_due_retries(batch)
     moved += _take_back_expired_leases(batch)
     moved += _requeue_lost(batch)
+    moved += _outbox_sweep(batch)
     return moved
+
+
+def _outbox_sweep(batch):
+    """Outbound messages: due retries, expired leases, rows the queue lost (app/services/outbox.py)."""
+    from ..services import outbox
+
+    return outbox.sweep(batch)
 
 
 def _promote_due_retries(batch):
