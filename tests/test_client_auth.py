@@ -7,11 +7,22 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app.extensions import db
+from app.models.notifications import MASK
 from app.models.customers import Customer, CustomerSession, OneTimeCode
 from app.models.workflow import utcnow
 from tests.conftest import PASSWORD as STAFF_PASSWORD
 from tests.conftest import build_app
-from tests.support.customers import AUTH, PASSWORD, bearer, last_code, new_phone, register, sent_messages, sign_in
+from tests.support.customers import (
+    AUTH,
+    PASSWORD,
+    bearer,
+    delivered,
+    last_code,
+    new_phone,
+    register,
+    sent_messages,
+    sign_in,
+)
 
 EN = {"Accept-Language": "en"}
 
@@ -43,11 +54,15 @@ def test_registration_normalises_the_phone_sends_a_code_and_signs_in(app):
     body = started.get_json()
     assert body["channel"] == "sms" and 290 <= body["expires_in"] <= 300 and body["resend_after"] == 60
     phone = "+7" + digits
+    code = last_code(app, phone)  # what the phone received
+    [text] = delivered(app, phone)
+    assert len(code) == 6 and code.isdigit() and text == f"Код для регистрации в Кабинете: {code}. Никому его не сообщайте."
     [message] = sent_messages(app, phone)
     assert message.channel == "sms" and message.queue == "high" and message.template == "otp_register"
-    code = message.context["code"]
-    assert len(code) == 6 and code.isdigit() and code in message.body
-    with app.app_context():  # only a keyed hash of the code is stored
+    assert message.status == "sent"
+    # stored: a keyed hash of the code, and the delivered message with the code masked
+    assert code not in message.body and message.context["code"] == MASK and code not in str(message.context)
+    with app.app_context():
         stored = db.session.execute(select(OneTimeCode).where(OneTimeCode.public_id == body["challenge_id"])).scalar_one()
         assert code not in stored.code_hash and len(stored.code_hash) == 64
     assert client.post(f"{AUTH}/register/verify", json={"challenge_id": body["challenge_id"], "code": code}).status_code == 200
@@ -177,10 +192,10 @@ def test_voice_channel_is_a_setting(tmp_path):
     phone = new_phone()
     started = app.test_client().post(f"{AUTH}/register", json={"phone": phone, "full_name": "Голос", "consent": True})
     assert started.get_json()["channel"] == "voice"
+    code = last_code(app, phone)
     [message] = sent_messages(app, phone)
     assert message.channel == "voice" and message.queue == "high"
-    digits = message.context["spoken_code"].split(", ")
-    assert len(digits) == 6 and all(d.isdigit() for d in digits)
+    assert delivered(app, phone) == [f"Ваш код: {', '.join(code)}. Повторяю: {', '.join(code)}."]
     register(app, phone=new_phone())  # the whole flow works with a spoken code
 
 
@@ -419,9 +434,8 @@ def test_recovery_sets_a_new_password_and_ends_every_other_session(app):
     phone, old = register(app)
     client = app.test_client()
     challenge = client.post(f"{AUTH}/codes", json={"phone": phone, "purpose": "recover"}).get_json()["challenge_id"]
-    message = sent_messages(app, phone)[-1]
-    assert message.template == "otp_recover"
-    assert client.post(f"{AUTH}/recover/verify", json={"challenge_id": challenge, "code": message.context["code"]}).status_code == 200
+    assert sent_messages(app, phone)[-1].template == "otp_recover"
+    assert client.post(f"{AUTH}/recover/verify", json={"challenge_id": challenge, "code": last_code(app, phone)}).status_code == 200
     new_password = "Novyi-Parol-77"
     weak = client.post(f"{AUTH}/recover/complete",
                        json={"challenge_id": challenge, "password": "123", "password_confirm": "123"})

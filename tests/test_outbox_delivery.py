@@ -338,6 +338,33 @@ def test_a_4xx_answer_fails_at_once_without_leaking_the_code(sq, gateway, config
     assert len(gateway.requests) == 1
 
 
+def test_a_final_message_keeps_its_code_only_masked(oapp, gateway, configure):
+    """Sent or failed, a one-time code is no use to keep: the row holds the text as staff see it."""
+    sent = send(oapp, "sms", new_phone())
+    settle(oapp, [sent])
+    stored = row(oapp, sent)
+    assert stored["status"] == "sent" and "482913" not in stored["body"] and MASK in stored["body"]
+    assert stored["context"]["code"] == MASK
+    use_gateway(configure, oapp, gateway)
+    gateway.script((400, {"error": "invalid destination"}))
+    failed = drive(oapp, send(oapp, "sms", new_phone()))
+    assert failed["status"] == "failed" and "482913" not in failed["body"] and failed["context"]["code"] == MASK
+
+
+def test_a_code_that_expired_while_waiting_is_not_sent(sq, gateway, configure):
+    use_gateway(configure, sq, gateway)
+    gateway.script((503, {}))
+    phone = new_phone()
+    expires = (utcnow() + timedelta(seconds=1)).isoformat()
+    message_id = send(sq, "sms", phone, context={"code": "482913", "expires_at": expires})
+    settle(sq, [message_id])
+    assert row(sq, message_id)["status"] == "retry"
+    time.sleep(1.1)
+    failed = drive(sq, message_id)
+    assert failed["status"] == "failed" and "expired before it could be delivered" in failed["last_error"]
+    assert len(gateway.requests) == 1  # the first attempt only; the stale code never went out again
+
+
 @pytest.mark.parametrize("status", [429, 500, 502])
 def test_throttling_and_server_errors_are_transient(sq, gateway, configure, status):
     use_gateway(configure, sq, gateway)

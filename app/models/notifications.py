@@ -19,6 +19,12 @@ def mask_secrets(text, context):
     return text
 
 
+def masked_context(context):
+    """``context`` with its secret values replaced by the mask (the keys stay, so the row is
+    still known to have held a secret)."""
+    return {key: MASK if key in SECRET_CONTEXT_KEYS else value for key, value in context.items()}
+
+
 def has_secrets(context):
     return isinstance(context, dict) and any(key in context for key in SECRET_CONTEXT_KEYS)
 

@@ -54,6 +54,7 @@ def _deliver(challenge, code):
         template, context = "otp_voice", {"spoken_code": ", ".join(code)}
     else:
         template, context = f"otp_{challenge.purpose}", {"code": code}
+    context["expires_at"] = challenge.expires_at.isoformat()  # the outbox drops it after that
     notifications.send(challenge.channel, challenge.phone, template, context, customer_id=challenge.customer_id,
                        queue="high", idempotency_key=f"otp:{challenge.public_id}")
 

@@ -26,14 +26,14 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import and_, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models.notifications import OutboxMessage, has_secrets, mask_secrets
+from ..models.notifications import OutboxMessage, has_secrets, mask_secrets, masked_context
 from ..models.workflow import utcnow
 from . import delivery
 
@@ -146,6 +146,11 @@ def deliver(message_id):
         body=claimed.body, key=claimed.idempotency_key, attempt=claimed.attempts,
     )
     provider = None
+    expires_at = (claimed.context or {}).get("expires_at")
+    if expires_at and datetime.fromisoformat(expires_at) <= utcnow():
+        # A one-time code whose time ran out while it waited (a retry, a queue outage): sending
+        # it now would only confuse; the customer asks for a new one.
+        return _failed(claimed, delivery.PermanentDeliveryError("expired before it could be delivered"), None)
     try:
         adapter = delivery.adapter_for(claimed.channel, current_app.config)
         provider = adapter.name
@@ -182,11 +187,19 @@ def _record(claimed, values):
     return result.rowcount
 
 
+def _redacted(body, context):
+    """Once a message is final its one-time code or link is no use to keep: the row keeps the
+    text with the secret masked, as staff see it."""
+    if not has_secrets(context):
+        return {}
+    return {"body": mask_secrets(body, context), "context": masked_context(context)}
+
+
 def _sent(claimed, result):
     now = utcnow()
     values = {"status": "sent", "provider": (result.provider or "")[:32] or None,
               "provider_message_id": result.message_id[:128] if result.message_id else None,
-              "sent_at": now, "updated_at": now, "next_attempt_at": None}
+              "sent_at": now, "updated_at": now, "next_attempt_at": None, **_redacted(claimed.body, claimed.context)}
     if not _record(claimed, values):
         log.warning("outbox message %s: attempt %s delivered after its lease was taken back",
                     claimed.id, claimed.attempts)
@@ -215,7 +228,7 @@ def _failed(claimed, exc, provider):
         values.update(status=status, next_attempt_at=now + backoff(claimed.attempts))
     else:
         status = "failed"
-        values.update(status=status, next_attempt_at=None)
+        values.update(status=status, next_attempt_at=None, **_redacted(claimed.body, claimed.context))
     log.warning("outbox message %s (%s) attempt %s → %s: %s", claimed.id, claimed.channel, claimed.attempts,
                 status, error)
     _record(claimed, values)
@@ -245,7 +258,7 @@ def _take_back_expired(batch):
     m = OutboxMessage
     now = utcnow()
     expired = db.session.execute(
-        select(m.id, m.queue, m.attempts)
+        select(m.id, m.queue, m.attempts, m.body, m.context)
         .where(m.status == "sending", m.next_attempt_at < now).limit(batch)
     ).all()
     if not expired:
@@ -258,7 +271,7 @@ def _take_back_expired(batch):
                 update(m).where(m.id == row.id, m.status == "sending", m.next_attempt_at < now)
                 .values(status="failed", next_attempt_at=None, updated_at=now,
                         last_error=f"the worker delivering attempt {row.attempts} was lost (lease expired); "
-                                   "the message may not have gone out")
+                                   "the message may not have gone out", **_redacted(row.body, row.context))
                 .execution_options(synchronize_session=False)
             )
             db.session.commit()
