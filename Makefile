@@ -30,6 +30,7 @@ run: demo
 	@echo "Demo staff logins (DEMO ONLY), password Demo-pass-2026! for each:"
 	@echo "  admin, operator, dispatcher, technician, billing, analyst, editor"
 	@echo "admin and analyst also enter a code: $(BIN)/flask kabinet demo-totp (DEMO ONLY, see README)"
+	@echo "Demo customers (client API, DEMO ONLY): +79161234567 and +79031112233, password Svet-i-Voda-2026"
 	@echo ""
 	START_TICKER=1 $(BIN)/flask run --host 127.0.0.1 --port $(PORT) --no-reload
 

@@ -6,6 +6,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from .bootstrap import deploy_shipped, ensure_staff, init_security
+from .demo_customers import load_demo_customers
 from .extensions import db
 from .models.workflow import HumanTask, ProcessInstance, ServiceJob
 from .workflows import instances, jobs, messages, tasks
@@ -47,8 +48,9 @@ def load_demo():
     created_users = ensure_staff(app, DEMO_STAFF, DEMO_PASSWORD, "kabinet.local")
     enrol_demo_staff()
     deploy_shipped()
+    customers = load_demo_customers()
     if db.session.execute(select(ProcessInstance.id).limit(1)).first():
-        return f"demo data already present ({created_users} staff users added){TWO_FACTOR_NOTE}"
+        return f"demo data already present ({created_users} staff users added); {customers}{TWO_FACTOR_NOTE}"
 
     dispatcher = tasks.Worker("dispatcher", ["Dispatcher"])
     technician = tasks.Worker("technician", ["Technician"])
@@ -70,15 +72,17 @@ def load_demo():
         messages.send("verification_report", {"request_number": number}, {"result": result}, actor="demo")
     suspended = instances.start("meter_verification", "MV-2026-0006", _verification("MV-2026-0006", overdue=True),
                                 actor="demo")
+    _settle(suspended.id)  # the acceptance notice goes first: a job changing the instance races the action
     instances.suspend(suspended.id, "demo")
     cancelled = instances.start("meter_verification", "MV-2026-0007", _verification("MV-2026-0007"), actor="demo")
+    _settle(cancelled.id)
     instances.cancel(cancelled.id, "demo")
     # Filed in an office without a phone: the first notice fails, an incident for the monitor.
     no_contact = dict(_verification("MV-2026-0008"), customer_phone=None)
     failed = instances.start("meter_verification", "MV-2026-0008", no_contact, actor="demo")
     _settle(failed.id)
-    return (f"demo data loaded: {created_users} staff users, 8 meter verifications (one with an incident)"
-            f"{TWO_FACTOR_NOTE}")
+    return (f"demo data loaded: {created_users} staff users, 8 meter verifications (one with an incident); "
+            f"{customers}{TWO_FACTOR_NOTE}")
 
 
 TWO_FACTOR_NOTE = ("\nDEMO ONLY: admin and analyst sign in with a second factor; "

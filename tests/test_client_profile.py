@@ -22,7 +22,7 @@ from app.models.customers import (
     SecurityEvent,
 )
 from app.models.notifications import OutboxMessage
-from app.services import email_confirmation, rate_limits
+from app.services import email_confirmation, notifications, rate_limits
 from tests.support.customers import AUTH, PASSWORD, delivered, last_code, new_phone, register
 
 PROFILE = "/api/v1/client/profile"
@@ -859,3 +859,35 @@ def test_a_used_link_does_not_come_back_when_its_address_is_asked_for_again(app)
     _url, fresh = person.link_to(first)
     assert fresh != first_token
     assert person.call("POST", "/email/confirm", {"token": fresh}).get_json()["email"] == first
+
+
+def test_the_confirmation_email_arrives_over_smtp_and_its_link_confirms(tmp_path):
+    """The whole way: profile → outbox → SMTP adapter → a real SMTP server → the link → the page."""
+    import email as email_parser
+    import email.policy
+
+    from tests.conftest import build_app
+    from tests.support.delivery import SmtpServer
+
+    server = SmtpServer()
+    try:
+        app = build_app(f"sqlite:///{tmp_path / 'smtp.db'}", DELIVERY_EMAIL="smtp", SMTP_HOST="127.0.0.1",
+                        SMTP_PORT=server.port, SMTP_SECURITY="none", SMTP_FROM="Кабинет <noreply@kabinet.test>",
+                        PUBLIC_BASE_URL="https://kabinet.example")
+        person = Person(app)
+        address = new_email()
+        assert person.call("PUT", "/email", {"email": address}).status_code == 202
+        with app.app_context():
+            assert notifications.wait_for_delivery(timeout=15)
+        [received] = [m for m in server.messages if address.lower() in [r.lower() for r in m["rcpt_tos"]]]
+        mail = email_parser.message_from_bytes(received["content"], policy=email.policy.default)
+        assert "Кабинет" in str(mail["From"]) and mail["Subject"]
+        text = mail.get_body(preferencelist=("plain",)).get_content()
+        link = LINK.search(text)
+        assert link and link.group(1).startswith("https://kabinet.example/confirm-email/")
+        assert person.profile()["email_confirmed"] is False
+        page = app.test_client().get(urlparse(link.group(1)).path)
+        assert page.status_code == 200 and "подтвержд" in page.get_data(as_text=True)
+        assert person.profile()["email_confirmed"] is True
+    finally:
+        server.stop()

@@ -91,13 +91,13 @@ def _inside(savepoint, target):
 def enqueue(app, message_id, queue="default"):
     """Hand a message to the job backend. A failure is only logged: the row stays queued and
     the ticker enqueues it again after OUTBOX_REQUEUE_SECONDS."""
+    from ..workflows import jobs  # jobs' ticker sweeps the outbox: imported here, not at the top
+
     queue = queue if queue in QUEUES else "default"
     try:
         if app.config["JOBS_BACKEND"] == "inprocess":
-            _pool(app).submit(_run_in_app, app, message_id)
+            _pool(app).submit(jobs.run_in_app, app, execute_delivery, message_id)
         else:
-            from ..workflows import jobs
-
             jobs.rq_queue(app, queue).enqueue(execute_delivery, message_id, result_ttl=0, failure_ttl=3600)
     except Exception:
         log.exception("could not enqueue outbox message %s", message_id)
@@ -114,14 +114,6 @@ def _pool(app):
                 pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kabinet-outbox")
                 app.extensions["kabinet_outbox_pool"] = pool
     return pool
-
-
-def _run_in_app(app, message_id):
-    with app.app_context():
-        try:
-            execute_delivery(message_id)
-        except Exception:
-            log.exception("outbox message %s: delivery job crashed", message_id)
 
 
 # --- the job ------------------------------------------------------------------------------------

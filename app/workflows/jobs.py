@@ -44,7 +44,7 @@ def rq_queue(app, queue):
 def enqueue_service_job(job_id, queue="default"):
     app = current_app._get_current_object()
     if app.config["JOBS_BACKEND"] == "inprocess":
-        app.extensions["kabinet_pool"].submit(_run_in_app, app, job_id)
+        app.extensions["kabinet_pool"].submit(run_in_app, app, execute_service_job, job_id)
         return
     try:
         rq_queue(app, queue).enqueue(execute_service_job, job_id, result_ttl=0, failure_ttl=3600)
@@ -52,12 +52,13 @@ def enqueue_service_job(job_id, queue="default"):
         log.exception("could not enqueue service job %s", job_id)
 
 
-def _run_in_app(app, job_id):
+def run_in_app(app, job, *args):
+    """An in-process job on a pool thread: in the app's context, a crash logged, not lost."""
     with app.app_context():
         try:
-            execute_service_job(job_id)
+            job(*args)
         except Exception:
-            log.exception("service job %s crashed", job_id)
+            log.exception("in-process job %s%s crashed", job.__name__, args)
 
 
 def execute_service_job(job_id):
