@@ -18,8 +18,9 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
 
 
 @pytest.fixture
-def served(tmp_path):
-    app = build_app(f"sqlite:///{tmp_path / 'browser.db'}", WTF_CSRF_ENABLED=True)
+def served(tmp_path, request):
+    settings = getattr(request, "param", {})
+    app = build_app(f"sqlite:///{tmp_path / 'browser.db'}", WTF_CSRF_ENABLED=True, **settings)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -69,3 +70,54 @@ def test_dispatcher_completes_a_task_in_the_browser(served, tmp_path):
         assert task.status == "completed" and task.completed_by == "dispatcher"
         assert instances.data_of(instances.get(instance.id))["slot"] == "12:00-15:00"
         db.session.remove()
+
+
+def sign_in_with_password(browser, base, username):
+    browser.goto(f"{base}/login/")
+    browser.submit(
+        f"document.querySelector('#username').value = '{username}';"
+        f"document.querySelector('#password').value = '{PASSWORD}';"
+        "document.querySelector('form').submit();"
+    )
+
+
+@pytest.mark.parametrize("served", [{"STAFF_2FA_REQUIRED_ROLES": ["Admin", "Analyst"]}], indirect=True)
+def test_an_analyst_enrols_two_factor_by_qr_and_then_needs_a_code(served, tmp_path):
+    import pyotp
+
+    _app, base = served
+    with Chromium() as browser:
+        sign_in_with_password(browser, base, "analyst")
+        assert "Подключение двухфакторного входа" in browser.text()
+        assert browser.evaluate("document.querySelector('#two-factor-enrolment svg') !== null")
+        browser.screenshot(str(tmp_path / "enrol.png"))
+        # nothing else opens before the enrolment is confirmed
+        browser.goto(f"{base}/processes/definitions/")
+        assert "Определения процессов" not in browser.text()
+
+        browser.goto(f"{base}/login/")
+        sign_in_with_password(browser, base, "analyst")
+        secret = browser.evaluate("document.querySelector('#two-factor-secret').innerText").replace(' ', '')
+        browser.submit(
+            f"document.querySelector('#code').value = '{pyotp.TOTP(secret).now()}';"
+            "document.querySelector('#two-factor-confirm-form').submit();"
+        )
+        codes = browser.evaluate("[...document.querySelectorAll('#recovery-codes li')].map(li => li.innerText)")
+        assert len(codes) == 10
+        browser.goto(f"{base}/processes/definitions/")
+        assert "meter_verification" in browser.text()
+
+        browser.goto(f"{base}/logout/")
+        sign_in_with_password(browser, base, "analyst")
+        assert browser.evaluate("document.querySelector('#two-factor-verify-form') !== null")
+        browser.submit("document.querySelector('#code').value = '000000';"
+                       "document.querySelector('#two-factor-verify-form').submit();")
+        browser.goto(f"{base}/processes/definitions/")
+        assert "meter_verification" not in browser.text()  # a wrong code signs nobody in
+
+        sign_in_with_password(browser, base, "analyst")
+        browser.submit(f"document.querySelector('#code').value = '{codes[0]}';"
+                       "document.querySelector('#two-factor-verify-form').submit();")
+        browser.goto(f"{base}/processes/definitions/")
+        assert "meter_verification" in browser.text()
+        browser.screenshot(str(tmp_path / "signed-in.png"))
