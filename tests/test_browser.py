@@ -1,5 +1,5 @@
-"""A real browser: headless Chromium signs in, opens the inbox and completes a task through the
-form rendered from its JSON Schema (CSRF on, as in production)."""
+"""A real browser (headless Chromium, CSRF on as in production): a dispatcher completes a task
+through the form rendered from its JSON Schema; an analyst enrols two-factor sign-in by QR code."""
 import os
 import threading
 import uuid
