@@ -513,3 +513,34 @@ def test_forwarded_addresses_count_only_behind_a_trusted_proxy(tmp_path, trusted
                          headers={"X-Forwarded-For": "203.0.113.2"})
     assert first.status_code == 401
     assert second.status_code == (429 if limited_second else 401)
+
+
+def test_two_registrations_of_one_phone_at_once_make_one_account(pg_app):
+    """Two codes for one phone (asked for past the cooldown), both verified, completed at the
+    same moment: one account, and the other answer is the clear 409, never a 500."""
+    phone = new_phone()
+    client = pg_app.test_client()
+    challenges = []
+    for _ in range(2):
+        challenge = client.post(f"{AUTH}/register", json={"phone": phone, "full_name": "Дубль Дублев",
+                                                          "consent": True}).get_json()["challenge_id"]
+        assert client.post(f"{AUTH}/register/verify",
+                           json={"challenge_id": challenge, "code": last_code(pg_app, phone)}).status_code == 200
+        challenges.append(challenge)
+        shift_code(pg_app, challenge, created_at=utcnow() - timedelta(minutes=2))
+    results = []
+    barrier = threading.Barrier(2)
+
+    def complete(challenge):
+        barrier.wait()
+        results.append(pg_app.test_client().post(f"{AUTH}/register/complete", json={
+            "challenge_id": challenge, "password": PASSWORD, "password_confirm": PASSWORD}))
+
+    threads = [threading.Thread(target=complete, args=(c,)) for c in challenges]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r.status_code for r in results) == [201, 409]
+    assert [error(r)["code"] for r in results if r.status_code == 409] == ["phone_registered"]
+    assert count(pg_app, Customer, Customer.phone == phone) == 1

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict, Invalid, Unauthorized
 from ..extensions import db
@@ -80,7 +81,11 @@ def register(challenge_id, password, password_confirm, ip=None, user_agent=None)
                         consent_at=datetime.fromisoformat(payload["consent_at"]),
                         password_hash=passwords.hash_secret(password), notification_preferences={})
     db.session.add(customer)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same phone registered through another code a moment ago
+        db.session.rollback()
+        raise Conflict("phone_registered", fields={"phone": ["phone_registered"]}) from None
     one_time_codes.consume(challenge)
     security_events.record(customer.id, "registered", ip=ip, user_agent=user_agent)
     tokens = customer_sessions.start(customer, "registration", ip=ip, user_agent=user_agent)
