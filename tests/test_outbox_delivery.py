@@ -6,7 +6,6 @@ outbox log file; on PostgreSQL + Redis, real ``python worker.py`` processes deli
 """
 import email
 import email.policy
-import random
 import re
 import threading
 import time
@@ -23,6 +22,7 @@ from app.services import notifications, outbox
 from app.services.delivery import Adapter, Delivered
 from app.workflows import instances, jobs
 from tests.conftest import PASSWORD, build_app
+from tests.support.customers import new_phone
 from tests.support.delivery import HANG, GatewayServer, SmtpServer, free_port, make_certificates
 from tests.support.workers import wait_for
 
@@ -107,10 +107,6 @@ def use_smtp(configure, app, server, **extra):
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-def new_phone():
-    return f"+7916{random.randrange(10**7):07d}"
-
 
 def new_address(name="maria"):
     return f"{name}.{uuid.uuid4().hex[:8]}@example.test"
