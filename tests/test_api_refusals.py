@@ -67,6 +67,7 @@ def test_instance_search_filters(app, api):
     assert stored >= 2 and unfiltered["count"] == stored and len(unfiltered["result"]) == 1
     assert api("operator").get("/api/v1/process-instances/?status=sleeping").status_code == 422
     assert api("operator").get("/api/v1/process-instances/?page_size=1000").status_code == 422
+    assert api("operator").get("/api/v1/process-instances/?page=99999999999999999999").status_code == 422
 
 
 def test_messages_refusals(app, api):

@@ -212,3 +212,31 @@ def test_pin_sign_in_attempts_are_limited_per_ip(tmp_path):
     assert pin_sign_in(app, device, "2580").status_code == 200
     limited = pin_sign_in(app, device, "2580")
     assert limited.status_code == 429 and "Retry-After" in limited.headers
+
+
+def test_an_unknown_key_algorithm_is_a_clear_refusal(app):
+    _phone, tokens = register(app)
+    refused = app.test_client().post(DEVICES + "/", json={"name": "x", "public_key": "MAwwBQYDKgMEAwMAAQI="},
+                                     headers=bearer(tokens))
+    assert refused.status_code == 422 and list(error(refused)["fields"]) == ["public_key"]
+
+
+def test_a_second_device_from_one_session_leaves_the_session_with_the_first(app):
+    _phone, tokens = register(app)
+    first = add_device(app, tokens, pin="2580")
+    add_device(app, tokens, pin="3691", name="Tablet")
+    client = app.test_client()
+    assert client.delete(f"{DEVICES}/{first['device']['id']}", headers=bearer(tokens)).status_code == 204
+    assert client.get(f"{AUTH}/sessions", headers=bearer(tokens)).status_code == 401
+
+
+def test_wrong_old_pins_count_as_failed_sign_ins(tmp_path):
+    app = build_app(f"sqlite:///{tmp_path / 'pin-guess.db'}", SIGN_IN_FAILURE_LIMIT="3 per 15 minutes")
+    _phone, tokens = register(app)
+    device = add_device(app, tokens, pin="2580")
+    client = app.test_client()
+    url = f"{DEVICES}/{device['device']['id']}/pin"
+    for guess in ("1397", "4802", "5913"):
+        assert client.put(url, json={"pin": "3691", "old_pin": guess}, headers=bearer(tokens)).status_code == 422
+    locked = client.put(url, json={"pin": "3691", "old_pin": "2580"}, headers=bearer(tokens))
+    assert locked.status_code == 429 and error(locked)["code"] == "phone_locked"

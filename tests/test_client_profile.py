@@ -22,7 +22,7 @@ from app.models.customers import (
     SecurityEvent,
 )
 from app.models.notifications import OutboxMessage
-from app.services import email_confirmation, notifications, rate_limits
+from app.services import email_confirmation, notifications, profile, rate_limits
 from tests.support.customers import AUTH, PASSWORD, delivered, last_code, new_phone, register
 
 PROFILE = "/api/v1/client/profile"
@@ -173,6 +173,10 @@ def test_profile_shows_the_account_and_every_setting_changes(app):
     assert changes[1].details["fields"] == ["notification_preferences"]
     assert changes[2].details["fields"] == ["birth_date"]
     assert len(changes) == 3  # the empty PATCH recorded nothing
+    # what the senders ask: the stored choices, with the defaults for the rest
+    row = person.row()
+    assert profile.wants(row, "news", "sms") is True and profile.wants(row, "news", "push") is False
+    assert profile.wants(row, "requests", "push") is True and profile.wants(row, "bills", "email") is False
 
 
 def test_keep_signed_in_decides_the_length_of_new_sessions(app):
@@ -529,6 +533,10 @@ def test_phone_change_needs_the_code_from_the_new_phone(app):
     unknown = person.call("POST", "/phone", {"phone": "+79160000000", "force": True}, EN)
     assert unknown.status_code == 422 and unknown.get_json()["error"]["fields"] == {"force": ["Unknown field."]}
 
+    # a sign-in code sent to the old phone before the change must die with the change
+    stale = person.client.post(f"{AUTH}/codes", json={"phone": old, "purpose": "login"}).get_json()["challenge_id"]
+    stale_code = last_code(app, old)
+
     new = new_phone()
     started = person.call("POST", "/phone", {"phone": "8 " + new[2:5] + " " + new[5:]})
     assert started.status_code == 202, started.get_json()
@@ -561,6 +569,9 @@ def test_phone_change_needs_the_code_from_the_new_phone(app):
     sign_in = person.client.post(f"{AUTH}/sign-in", json={"phone": new, "password": PASSWORD})
     assert sign_in.status_code == 200 and sign_in.get_json()["customer"]["id"] == person.id
     assert person.client.post(f"{AUTH}/sign-in", json={"phone": old, "password": PASSWORD}).status_code == 401
+    for phone in (old, new):
+        assert person.client.post(f"{AUTH}/sign-in/code", json={
+            "phone": phone, "challenge_id": stale, "code": stale_code}).status_code == 401
 
 
 def test_phone_of_another_account_is_told_only_after_the_code(app):
@@ -670,6 +681,7 @@ def test_security_events_filter_by_period_and_paginate(app):
         ("since=2025-02-01&until=2025-01-01", {"until": texts("period_order")}),
         ("since=2025-01-01&until=2025-01-01T00:00:00", {"until": texts("period_order")}),
         ("page=-1", {"page": texts("page_invalid")}),
+        ("page=99999999999999999999", {"page": texts("page_invalid")}),
         ("page_size=0", {"page_size": texts("page_size_invalid")}),
         ("page_size=101", {"page_size": texts("page_size_invalid")}),
         ("page=x", {"page": ("Ожидается целое число.", "Not a valid integer.")}),

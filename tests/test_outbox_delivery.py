@@ -361,6 +361,22 @@ def test_a_code_that_expired_while_waiting_is_not_sent(sq, gateway, configure):
     assert len(gateway.requests) == 1  # the first attempt only; the stale code never went out again
 
 
+@pytest.mark.parametrize("expires_at", ["next week", 20261122, "2026-11-22T10:00:00+03:00x"])
+def test_an_expiry_that_is_not_a_time_means_no_expiry(sq, expires_at):
+    """A BPMN notice's context comes from process data: a stray ``expires_at`` never breaks delivery."""
+    phone = new_phone()
+    message_id = send(sq, "sms", phone, "verification_passed", {"meter": "SN-1", "expires_at": expires_at})
+    settle(sq, [message_id])
+    assert row(sq, message_id)["status"] == "sent"
+
+
+def test_an_expiry_with_a_zone_is_compared_in_utc(sq):
+    past = (utcnow() - timedelta(minutes=1)).isoformat() + "+00:00"
+    message_id = send(sq, "sms", new_phone(), context={"code": "482913", "expires_at": past})
+    settle(sq, [message_id])
+    assert row(sq, message_id)["status"] == "failed"
+
+
 @pytest.mark.parametrize("status", [429, 500, 502])
 def test_throttling_and_server_errors_are_transient(sq, gateway, configure, status):
     use_gateway(configure, sq, gateway)

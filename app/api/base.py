@@ -6,6 +6,10 @@ from ..errors import DomainError, Invalid
 from .errors import error_response
 
 
+# Deeper pages are refused: an offset past any real list would only overflow the database's integer.
+MAX_PAGE = 100_000
+
+
 class KabinetApi(BaseApi):
     allow_browser_login = True
 
@@ -39,8 +43,8 @@ class KabinetApi(BaseApi):
             page_size = int(request.args.get("page_size", 50))
         except ValueError:
             raise Invalid(fields={"page": ["page and page_size must be integers"]}) from None
-        if page < 0:
-            fields["page"] = ["must be 0 or more"]
+        if not 0 <= page <= MAX_PAGE:
+            fields["page"] = [f"must be between 0 and {MAX_PAGE}"]
         if not 1 <= page_size <= 100:
             fields["page_size"] = ["must be between 1 and 100"]
         if fields:

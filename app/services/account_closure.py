@@ -15,7 +15,6 @@ Proved by the password or by a one-time code sent to the account's phone (purpos
 
 The phone is free afterwards: it can register a new account.
 """
-from flask import current_app
 from sqlalchemy import and_, delete, false, or_, select, update
 
 from ..errors import Invalid
@@ -23,7 +22,7 @@ from ..extensions import db
 from ..models.customers import CustomerDevice, CustomerSession, FederatedIdentity, OneTimeCode, SecurityEvent
 from ..models.notifications import OutboxMessage
 from ..models.workflow import utcnow
-from . import customer_sessions, devices, one_time_codes, passwords, rate_limits, security_events
+from . import customer_sessions, devices, one_time_codes, passwords, security_events, sign_in_attempts
 
 PURPOSE = "close_account"
 CLOSED_NAME = "Учётная запись закрыта"
@@ -33,23 +32,18 @@ _UNDELIVERED = ("queued", "retry")
 
 def request_code(customer, ip=None):
     """A code to the account's phone that proves the closing (for accounts without a password)."""
-    config = current_app.config
-    rate_limits.hit(config["OTP_REQUEST_LIMIT_PER_IP"], "otp-ip", ip)
-    rate_limits.hit(config["OTP_REQUEST_LIMIT_PER_PHONE"], "otp-phone", customer.phone)
-    challenge = one_time_codes.issue(PURPOSE, customer.phone, customer.id)
+    challenge = one_time_codes.issue(PURPOSE, customer.phone, customer.id, ip=ip)
     db.session.commit()
     return challenge
 
 
 def _prove(customer, password, challenge_id, code, ip, user_agent):
     """The password, or a verified code of this customer; wrong passwords count as failed sign-ins."""
-    failures = current_app.config["SIGN_IN_FAILURE_LIMIT"]
     if password is not None:
-        rate_limits.check(failures, "sign-in-failures", customer.phone, code="phone_locked")
+        sign_in_attempts.count(customer.phone)
         if not passwords.verify_secret(password, customer.password_hash):
             security_events.record(customer.id, "close_failed", ip=ip, user_agent=user_agent, method="password")
             db.session.commit()
-            rate_limits.hit(failures, "sign-in-failures", customer.phone, code="phone_locked")
             raise Invalid("password_wrong", fields={"password": ["password_wrong"]})
         return "password"
     if challenge_id is not None or code is not None:

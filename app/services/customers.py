@@ -1,8 +1,9 @@
 """Customer accounts: registration by phone, sign-in, recovery and password change (ID-1, ID-4, ID-6).
 
 No answer here tells a caller whether a phone has an account: a code request for an unknown
-phone is accepted (and nothing sent), and every failed sign-in is the same 401. Only someone
-who proved they hold the phone (a right code) learns that it is already registered.
+phone is accepted (and nothing sent), and a wrong password or code is the same 401 either way
+(a used code is 409 and a code out of attempts 429, for any phone alike). Only someone who
+proved they hold the phone (a right code) learns that it is already registered.
 """
 from datetime import datetime
 
@@ -14,7 +15,16 @@ from ..errors import Conflict, Invalid, Unauthorized
 from ..extensions import db
 from ..models.customers import Customer
 from ..models.workflow import utcnow
-from . import customer_sessions, devices, one_time_codes, passwords, phones, rate_limits, security_events
+from . import (
+    customer_sessions,
+    devices,
+    one_time_codes,
+    passwords,
+    phones,
+    rate_limits,
+    security_events,
+    sign_in_attempts,
+)
 
 # A real hash to check against when the phone is unknown, so both answers take as long.
 _DUMMY_HASH = passwords.hash_secret("kabinet-no-such-account")
@@ -27,12 +37,6 @@ def by_phone(phone):
 def active_by_phone(phone):
     customer = by_phone(phone)
     return customer if customer is not None and customer.status == "active" else None
-
-
-def _limit_code_requests(phone, ip):
-    config = current_app.config
-    rate_limits.hit(config["OTP_REQUEST_LIMIT_PER_IP"], "otp-ip", ip)
-    rate_limits.hit(config["OTP_REQUEST_LIMIT_PER_PHONE"], "otp-phone", phone)
 
 
 def request_code(purpose, raw_phone, ip=None, full_name=None, consent=None):
@@ -51,11 +55,10 @@ def request_code(purpose, raw_phone, ip=None, full_name=None, consent=None):
         payload = {"full_name": " ".join((full_name or "").split())[:256], "consent_at": utcnow().isoformat()}
     if fields:
         raise Invalid(fields=fields)
-    _limit_code_requests(phone, ip)
     customer = active_by_phone(phone)
     # Registration sends the code either way: the phone's holder learns after the code.
     send = purpose == "register" or customer is not None
-    challenge = one_time_codes.issue(purpose, phone, customer.id if customer else None, payload, send=send)
+    challenge = one_time_codes.issue(purpose, phone, customer.id if customer else None, payload, send=send, ip=ip)
     db.session.commit()
     return challenge
 
@@ -94,17 +97,15 @@ def register(challenge_id, password, password_confirm, ip=None, user_agent=None)
 
 
 def _guard_sign_in(phone, ip):
-    config = current_app.config
-    rate_limits.hit(config["SIGN_IN_LIMIT_PER_IP"], "sign-in-ip", ip)
-    rate_limits.check(config["SIGN_IN_FAILURE_LIMIT"], "sign-in-failures", phone, code="phone_locked")
+    rate_limits.hit(current_app.config["SIGN_IN_LIMIT_PER_IP"], "sign-in-ip", ip)
+    sign_in_attempts.count(phone)
 
 
-def _failed_sign_in(phone, customer, ip, user_agent, method):
-    """Count a failure against the phone (whether or not it has an account) and refuse."""
+def _failed_sign_in(customer, ip, user_agent, method):
+    """The same refusal whether or not the phone has an account (the attempt is counted)."""
     security_events.record(customer.id if customer else None, "sign_in_failed", ip=ip, user_agent=user_agent,
                            method=method)
     db.session.commit()
-    rate_limits.hit(current_app.config["SIGN_IN_FAILURE_LIMIT"], "sign-in-failures", phone, code="phone_locked")
     raise Unauthorized("sign_in_failed")
 
 
@@ -112,10 +113,13 @@ def sign_in_with_password(raw_phone, password, ip=None, user_agent=None, persist
     phone = phones.normalise(raw_phone)
     _guard_sign_in(phone, ip)
     customer = active_by_phone(phone)
-    if not passwords.verify_secret(password, customer.password_hash if customer and customer.password_hash
-                                   else _DUMMY_HASH) or customer is None:
-        _failed_sign_in(phone, customer, ip, user_agent, "password")
-    rate_limits.clear(current_app.config["SIGN_IN_FAILURE_LIMIT"], "sign-in-failures", phone)
+    stored = customer.password_hash if customer is not None else None
+    # Checked against a real hash either way (same timing); an account without a password
+    # (opened through a provider) cannot be entered with one.
+    right = passwords.verify_secret(password, stored or _DUMMY_HASH)
+    if customer is None or stored is None or not right:
+        _failed_sign_in(customer, ip, user_agent, "password")
+    sign_in_attempts.clear(phone)
     tokens = customer_sessions.start(customer, "password", persistent=persistent, ip=ip, user_agent=user_agent)
     db.session.commit()
     return customer, tokens
@@ -127,12 +131,12 @@ def sign_in_with_code(raw_phone, challenge_id, code, ip=None, user_agent=None, p
     try:
         challenge = one_time_codes.verify(challenge_id, code, "login", phone=phone)
     except Invalid:
-        _failed_sign_in(phone, active_by_phone(phone), ip, user_agent, "code")
+        _failed_sign_in(active_by_phone(phone), ip, user_agent, "code")
     customer = db.session.get(Customer, challenge.customer_id) if challenge.customer_id else None
     if customer is None or customer.status != "active":
-        _failed_sign_in(phone, None, ip, user_agent, "code")
+        _failed_sign_in(None, ip, user_agent, "code")
     one_time_codes.consume(challenge)
-    rate_limits.clear(current_app.config["SIGN_IN_FAILURE_LIMIT"], "sign-in-failures", phone)
+    sign_in_attempts.clear(phone)
     tokens = customer_sessions.start(customer, "code", persistent=persistent, ip=ip, user_agent=user_agent)
     db.session.commit()
     return customer, tokens
@@ -153,11 +157,14 @@ def recover(challenge_id, password, password_confirm, ip=None, user_agent=None):
 
 
 def change_password(customer, session, old_password, password, password_confirm, ip=None, user_agent=None):
-    """Old + new; other sessions end (this one stays), device PINs must be set again."""
+    """Old + new; other sessions end (this one stays), device PINs must be set again. Wrong old
+    passwords count as failed sign-ins: a stolen access token gives no free guesses."""
+    sign_in_attempts.count(customer.phone)
     if not passwords.verify_secret(old_password, customer.password_hash):
         security_events.record(customer.id, "password_change_failed", ip=ip, user_agent=user_agent)
         db.session.commit()
         raise Invalid("old_password_wrong", fields={"old_password": ["old_password_wrong"]})
+    sign_in_attempts.clear(customer.phone)
     passwords.check_strength(password, password_confirm, (customer.phone[-10:], *customer.full_name.split()))
     _set_password(customer, password, "password_changed", ip, user_agent, keep=session)
     db.session.commit()
@@ -170,4 +177,4 @@ def _set_password(customer, password, event, ip, user_agent, keep=None):
     customer_sessions.revoke_all(customer.id, event, keep=keep)
     devices.revoke_all(customer.id, event, keep_device_id=keep.device_id if keep is not None else None)
     security_events.record(customer.id, event, ip=ip, user_agent=user_agent)
-    rate_limits.clear(current_app.config["SIGN_IN_FAILURE_LIMIT"], "sign-in-failures", customer.phone)
+    sign_in_attempts.clear(customer.phone)

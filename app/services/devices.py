@@ -10,7 +10,7 @@ import base64
 import binascii
 from datetime import timedelta
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from flask import current_app
@@ -20,7 +20,7 @@ from ..errors import Forbidden, Invalid, NotFound, Unauthorized
 from ..extensions import db
 from ..models.customers import Customer, CustomerDevice
 from ..models.workflow import utcnow
-from . import customer_sessions, passwords, rate_limits, secrets, security_events
+from . import customer_sessions, passwords, rate_limits, secrets, security_events, sign_in_attempts
 
 _SECRET = "device-secret"
 _CHALLENGE = "device-challenge"
@@ -33,7 +33,7 @@ def load_public_key(text, field="public_key"):
         data = text.encode() if text.lstrip().startswith("-----BEGIN") else base64.b64decode(text, validate=True)
         key = (serialization.load_pem_public_key(data) if text.lstrip().startswith("-----BEGIN")
                else serialization.load_der_public_key(data))
-    except (ValueError, TypeError, binascii.Error, AttributeError):
+    except (ValueError, TypeError, binascii.Error, AttributeError, UnsupportedAlgorithm):
         raise Invalid(fields={field: ["public_key_invalid"]}) from None
     if isinstance(key, ed25519.Ed25519PublicKey) or (
             isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)):
@@ -58,7 +58,8 @@ def register(customer, session, name, platform="unknown", pin=None, public_key=N
     )
     db.session.add(device)
     db.session.flush()
-    session.device_id = device.id  # revoking the device ends the session it was registered from
+    if session.device_id is None:  # revoking the device ends the session it was registered from
+        session.device_id = device.id
     security_events.record(customer.id, "device_registered", ip=ip, user_agent=user_agent, device=device.public_id)
     db.session.commit()
     return device, secret
@@ -104,9 +105,12 @@ def revoke_all(customer_id, reason, keep_device_id=None):
 def set_pin(customer, device_public_id, pin, old_pin=None, password=None, ip=None, user_agent=None):
     """Set or change a device's PIN: proven by the old PIN or the account password."""
     device = owned(customer, device_public_id)
-    if device.pin_hash and not (passwords.verify_secret(old_pin, device.pin_hash)
-                                or passwords.verify_secret(password, customer.password_hash)):
-        raise Invalid("pin_change_unproven", fields={"old_pin": ["pin_change_unproven"]})
+    if device.pin_hash:
+        sign_in_attempts.count(customer.phone)  # a stolen access token gives no free guesses
+        if not (passwords.verify_secret(old_pin, device.pin_hash)
+                or passwords.verify_secret(password, customer.password_hash)):
+            raise Invalid("pin_change_unproven", fields={"old_pin": ["pin_change_unproven"]})
+        sign_in_attempts.clear(customer.phone)
     passwords.check_pin(pin)
     device.pin_hash = passwords.hash_secret(pin)
     device.pin_failures = 0

@@ -84,10 +84,6 @@ def make_token(customer, address):
                                 "v": _fingerprint(customer)})
 
 
-def link(token):
-    return f"{current_app.config['PUBLIC_BASE_URL']}/confirm-email/{token}"
-
-
 def cooldown_seconds():
     return int(limits.parse(current_app.config["EMAIL_CONFIRM_COOLDOWN"]).get_expiry())
 

@@ -9,32 +9,46 @@ from datetime import timedelta
 
 import pyotp
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ..errors import Conflict, Invalid, TooManyRequests
 from ..extensions import db
 from ..models.customers import OneTimeCode
 from ..models.workflow import utcnow
-from . import notifications, secrets
+from . import notifications, rate_limits, secrets
 
 PURPOSES = ("register", "login", "recover", "phone_change", "close_account")
 _HASH = "one-time-code"
 
 
-def issue(purpose, phone, customer_id=None, payload=None, send=True):
-    """A new code for ``phone``; refused with 429 while the last one is inside its cooldown."""
-    if purpose not in PURPOSES:
-        raise ValueError(f"unknown code purpose {purpose!r}")
-    config = current_app.config
-    now = utcnow()
+def _cooldown_left(purpose, phone):
+    """Seconds until a new code for this phone and purpose may be sent (0: now)."""
     last = db.session.execute(
         select(OneTimeCode.created_at).where(OneTimeCode.phone == phone, OneTimeCode.purpose == purpose)
         .order_by(OneTimeCode.created_at.desc()).limit(1)
     ).scalar()
-    if last is not None:
-        wait = (last + timedelta(seconds=config["OTP_RESEND_SECONDS"]) - now).total_seconds()
-        if wait > 0:
-            raise TooManyRequests("code_cooldown", retry_after=wait + 0.999)
+    if last is None:
+        return 0
+    wait = (last + timedelta(seconds=current_app.config["OTP_RESEND_SECONDS"]) - utcnow()).total_seconds()
+    return max(wait, 0)
+
+
+def issue(purpose, phone, customer_id=None, payload=None, send=True, ip=None, account=None):
+    """A new code for ``phone``. Refused (429) inside the last code's cooldown, then by the
+    request limits per IP and per phone, and per ``account`` when given (one account cannot send
+    codes to a long list of numbers). The cooldown comes first: a tap it refuses does not use up
+    the hourly quota."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown code purpose {purpose!r}")
+    config = current_app.config
+    wait = _cooldown_left(purpose, phone)
+    if wait > 0:
+        raise TooManyRequests("code_cooldown", retry_after=wait + 0.999)
+    rate_limits.hit(config["OTP_REQUEST_LIMIT_PER_IP"], "otp-ip", ip)
+    rate_limits.hit(config["OTP_REQUEST_LIMIT_PER_PHONE"], "otp-phone", phone)
+    if account is not None:
+        rate_limits.hit(config["OTP_REQUEST_LIMIT_PER_PHONE"], f"otp-{purpose}-account", account)
+    now = utcnow()
     code = pyotp.HOTP(pyotp.random_base32(), digits=config["OTP_DIGITS"]).at(0)
     challenge = OneTimeCode(
         public_id=secrets.public_id(), purpose=purpose, phone=phone, customer_id=customer_id,
@@ -80,7 +94,7 @@ def verify(public_id, code, purpose, phone=None):
     if challenge.expires_at <= utcnow():
         raise Invalid("code_expired", fields={"code": ["code_expired"]})
     if challenge.attempts >= current_app.config["OTP_MAX_ATTEMPTS"]:
-        raise TooManyRequests("code_attempts", retry_after=expires_in(challenge) or 1)
+        raise TooManyRequests("code_attempts", retry_after=_cooldown_left(purpose, challenge.phone) or 1)
     if not secrets.matches(_HASH, f"{challenge.public_id}:{code}", challenge.code_hash):
         challenge.attempts += 1
         left = current_app.config["OTP_MAX_ATTEMPTS"] - challenge.attempts
@@ -111,3 +125,12 @@ def verified(public_id, purpose):
     if challenge.expires_at <= utcnow():
         raise Invalid("code_expired", fields={"code": ["code_expired"]})
     return challenge
+
+
+def expire_others(customer_id, keep=None):
+    """End the customer's other outstanding codes (after a phone change they went to the old phone)."""
+    query = update(OneTimeCode).where(OneTimeCode.customer_id == customer_id, OneTimeCode.consumed_at.is_(None),
+                                      OneTimeCode.expires_at > utcnow())
+    if keep is not None:
+        query = query.where(OneTimeCode.id != keep.id)
+    db.session.execute(query.values(expires_at=utcnow()).execution_options(synchronize_session=False))

@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import and_, event, func, or_, select, update
@@ -39,7 +39,6 @@ from . import delivery
 
 log = logging.getLogger(__name__)
 QUEUES = ("high", "default", "bulk")
-STATUSES = ("queued", "sending", "retry", "sent", "failed")
 BACKLOG = ("queued", "sending", "retry")
 _PENDING = "kabinet_outbox_pending"
 _pool_lock = threading.Lock()
@@ -138,8 +137,7 @@ def deliver(message_id):
         body=claimed.body, key=claimed.idempotency_key, attempt=claimed.attempts,
     )
     provider = None
-    expires_at = (claimed.context or {}).get("expires_at")
-    if expires_at and datetime.fromisoformat(expires_at) <= utcnow():
+    if _expired(claimed.context):
         # A one-time code whose time ran out while it waited (a retry, a queue outage): sending
         # it now would only confuse; the customer asks for a new one.
         return _failed(claimed, delivery.PermanentDeliveryError("expired before it could be delivered"), None)
@@ -151,6 +149,19 @@ def deliver(message_id):
     except Exception as exc:  # the provider's failure is the message's, never the worker's
         return _failed(claimed, exc, provider)
     return _sent(claimed, result)
+
+
+def _expired(context):
+    """A message whose context says ``expires_at`` (naive UTC, ISO) and is past it. The context
+    of a BPMN notice comes from process data: a value that is not such a time means no expiry."""
+    value = (context or {}).get("expires_at") if isinstance(context, dict) else None
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment <= utcnow()
 
 
 def _claim(message_id):

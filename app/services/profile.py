@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import Conflict, Invalid
 from ..extensions import db
 from ..models.customers import Customer, OneTimeCode
-from . import email_confirmation, notifications, one_time_codes, phones, rate_limits, security_events
+from . import email_confirmation, notifications, one_time_codes, phones, security_events
 
 THEMES = ("light", "dark", "auto")
 CATEGORIES = ("requests", "bills", "readings", "outages", "news")
@@ -181,12 +181,7 @@ def request_phone_change(customer, raw_phone, ip=None):
     phone = phones.normalise(raw_phone)
     if phone == customer.phone:
         raise Invalid(fields={"phone": ["phone_same"]})
-    config = current_app.config
-    rate_limits.hit(config["OTP_REQUEST_LIMIT_PER_IP"], "otp-ip", ip)
-    rate_limits.hit(config["OTP_REQUEST_LIMIT_PER_PHONE"], "otp-phone", phone)
-    # And per account, so one account cannot send codes to a long list of numbers.
-    rate_limits.hit(config["OTP_REQUEST_LIMIT_PER_PHONE"], "otp-phone-change", customer.id)
-    challenge = one_time_codes.issue("phone_change", phone, customer.id)
+    challenge = one_time_codes.issue("phone_change", phone, customer.id, ip=ip, account=customer.id)
     db.session.commit()
     return challenge
 
@@ -210,13 +205,15 @@ def confirm_phone_change(customer, challenge_id, code, ip=None, user_agent=None)
     one_time_codes.consume(challenge)
     old_phone = customer.phone
     customer.phone = new_phone
+    try:
+        db.session.flush()
+    except IntegrityError:  # registered by someone else a moment ago
+        db.session.rollback()
+        raise Conflict("phone_registered", fields={"phone": ["phone_registered"]}) from None
+    one_time_codes.expire_others(customer.id, keep=challenge)  # codes sent to the old phone die
     security_events.record(customer.id, "phone_changed", ip=ip, user_agent=user_agent)
     if old_phone:
         notifications.send("sms", old_phone, "phone_changed", {"new_phone": phones.masked(new_phone)},
                            customer_id=customer.id)
-    try:
-        db.session.commit()
-    except IntegrityError:  # registered by someone else a moment ago
-        db.session.rollback()
-        raise Conflict("phone_registered", fields={"phone": ["phone_registered"]}) from None
+    db.session.commit()
     return customer

@@ -1,8 +1,9 @@
 """Keyed hashes and random identifiers shared by the identity services.
 
-Low-entropy secrets (one-time codes, device secrets, refresh tokens, challenges) are stored as
-HMAC-SHA256 under a key derived from SECRET_KEY: a stolen table alone does not give them back,
-and comparison is constant-time. Passwords and PINs, which people choose, use werkzeug's scrypt.
+Secrets the server makes (one-time codes, and the 256-bit device secrets, refresh tokens and
+challenges) are stored as HMAC-SHA256 under a key derived from SECRET_KEY: a stolen table alone
+does not give them back (for 6-digit codes a plain hash would), and comparison is constant-time.
+Passwords and PINs, which people choose, use werkzeug's scrypt.
 """
 import hashlib
 import hmac

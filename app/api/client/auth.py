@@ -152,8 +152,9 @@ class ClientAuthApi(ClientApi):
           responses:
             200:
               content: {application/json: {schema: {$ref: '#/components/schemas/TokensSchema'}}}
-            401: {description: Wrong, expired or used code}
-            429: {description: Phone locked or no attempts left (Retry-After)}
+            401: {description: Wrong or expired code, or a code of another phone (the same answer)}
+            409: {description: The code was used already}
+            429: {description: Phone locked or no attempts left for the code (Retry-After)}
         """
         body = CodeSignInSchema().load(self.json_body())
         customer, tokens = customers.sign_in_with_code(body["phone"], body["challenge_id"], body["code"],

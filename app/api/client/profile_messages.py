@@ -39,9 +39,9 @@ register_messages({
     "email_link_expired": ("Срок действия ссылки истёк: запросите новое письмо в профиле.",
                            "The link has expired: request a new email from your profile."),
     "email_link_superseded": ("Ссылка больше не действует: этот адрес уже не ожидает подтверждения "
-                              "(указан другой адрес или отправлено новое письмо).",
+                              "(указан другой адрес или этот уже подтверждён другой ссылкой).",
                               "The link no longer works: this address is no longer awaiting confirmation "
-                              "(another address was given or a newer email was sent)."),
+                              "(another address was given, or it was confirmed by another link)."),
     "email_already_confirmed": ("Ссылка уже использована: адрес подтверждён.",
                                 "The link has already been used: the address is confirmed."),
     "email_link_foreign": ("Ссылка выдана для другой учётной записи.", "The link belongs to another account."),
@@ -51,6 +51,6 @@ register_messages({
     "period_invalid": ("Ожидается дата ГГГГ-ММ-ДД или дата и время ISO 8601.",
                        "Expected a date YYYY-MM-DD or an ISO 8601 date-time."),
     "period_order": ("Начало периода должно быть раньше конца.", "The period must start before it ends."),
-    "page_invalid": ("Номер страницы: 0 или больше.", "The page must be 0 or more."),
+    "page_invalid": ("Номер страницы: от 0 до 100000.", "The page must be between 0 and 100000."),
     "page_size_invalid": ("Размер страницы: от 1 до 100.", "The page size must be between 1 and 100."),
 })

@@ -9,6 +9,8 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from ..base import MAX_PAGE
+
 from ...services import email_confirmation, profile
 
 _CODE = fields.String(required=True, validate=validate.Length(min=1, max=12, error="code_invalid"))
@@ -140,5 +142,5 @@ class SecurityEventQuerySchema(_Strict):
     since = Moment(load_default=None, metadata={"description": "ISO date or date-time (UTC), inclusive"})
     until = Moment(load_default=None, end=True, metadata={"description": "ISO date-time (UTC), exclusive; "
                                                                         "a bare date includes that whole day"})
-    page = fields.Integer(load_default=0, validate=validate.Range(min=0, error="page_invalid"))
+    page = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_PAGE, error="page_invalid"))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100, error="page_size_invalid"))

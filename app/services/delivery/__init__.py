@@ -28,12 +28,6 @@ ADAPTERS = {
 }
 
 
-def register_adapter(adapter_class, name=None):
-    """Make an adapter selectable by name in the DELIVERY_* settings."""
-    ADAPTERS[name or adapter_class.name] = adapter_class
-    return adapter_class
-
-
 def adapter_name(channel, config):
     if channel not in CHANNELS:
         raise PermanentDeliveryError(f"unknown channel {channel!r}")
