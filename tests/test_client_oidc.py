@@ -2,11 +2,16 @@
 
 The fake (tests/support/fake_oidc.py) is a real HTTP server on 127.0.0.1: discovery, /authorize,
 /token (client credentials, code, redirect URI and PKCE verifier checked), /jwks, /userinfo.
+
+Every flow is bound to the app that started it: /start gets ``app_challenge`` (S256 of an
+``app_verifier`` the test keeps, as the app keeps it in memory) and /complete needs the verifier.
 """
 import base64
 import hashlib
+import os
 import socket
 import uuid
+from typing import NamedTuple
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,6 +19,7 @@ import pytest
 import requests
 from sqlalchemy import func, select, update
 
+from app.errors import Invalid
 from app.extensions import db
 from app.models.customers import Customer, CustomerSession, FederatedIdentity, OidcLogin, SecurityEvent
 from app.models.workflow import utcnow
@@ -79,8 +85,25 @@ def error(response):
     return body["error"]
 
 
-def start(client, provider="fake", consent=False, redirect_uri=REDIRECT, headers=None):
-    return client.post(f"{OIDC}/{provider}/start", json={"redirect_uri": redirect_uri, "consent": consent},
+def s256(verifier):
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def new_app_verifier():
+    """What the app makes for each sign-in: 384 random bits, 64 characters of BASE64URL."""
+    return base64.urlsafe_b64encode(os.urandom(48)).decode()
+
+
+class Flow(NamedTuple):
+    code: str
+    state: str
+    app_verifier: str
+
+
+def start(client, provider="fake", consent=False, redirect_uri=REDIRECT, headers=None, app_verifier=None):
+    challenge = s256(app_verifier or new_app_verifier())
+    return client.post(f"{OIDC}/{provider}/start",
+                       json={"redirect_uri": redirect_uri, "consent": consent, "app_challenge": challenge},
                        headers=headers or {})
 
 
@@ -93,19 +116,27 @@ def authorize(authorization_url):
 
 
 def begin(client, provider="fake", consent=False, redirect_uri=REDIRECT):
-    started = start(client, provider, consent, redirect_uri)
+    """Start a flow as the app does and go through the provider: (code, state, app_verifier)."""
+    app_verifier = new_app_verifier()
+    started = start(client, provider, consent, redirect_uri, app_verifier=app_verifier)
     assert started.status_code == 200, started.get_json()
     body = started.get_json()
     code, state = authorize(body["authorization_url"])
     assert state == body["state"]
-    return code, state
+    return Flow(code, state, app_verifier)
+
+
+def finish(client, flow, provider="fake", headers=None, **body):
+    """POST /complete with the flow's code, state and app verifier; ``body`` overrides (None drops)."""
+    sent = {"code": flow.code, "state": flow.state, "app_verifier": flow.app_verifier, **body}
+    return client.post(f"{OIDC}/{provider}/complete", json={key: value for key, value in sent.items()
+                                                          if value is not None}, headers=headers or {})
 
 
 def oidc_sign_in(app, fake, claims, consent=False, provider="fake", headers=None, client=None):
     client = client or app.test_client()
     fake.claims = claims
-    code, state = begin(client, provider, consent)
-    return client.post(f"{OIDC}/{provider}/complete", json={"code": code, "state": state}, headers=headers or {})
+    return finish(client, begin(client, provider, consent), provider, headers=headers)
 
 
 def new_sub():
@@ -172,7 +203,8 @@ def test_providers_are_listed_with_titles_in_the_callers_language(oidc_app):
 
 
 def test_start_gives_a_pkce_url_and_keeps_verifier_nonce_and_secret_on_the_server(oidc_app, fake):
-    started = start(oidc_app.test_client(), consent=True)
+    app_verifier = new_app_verifier()
+    started = start(oidc_app.test_client(), consent=True, app_verifier=app_verifier)
     assert started.status_code == 200
     body = started.get_json()
     assert set(body) == {"authorization_url", "state", "expires_in"} and body["expires_in"] == 600
@@ -192,6 +224,9 @@ def test_start_gives_a_pkce_url_and_keeps_verifier_nonce_and_secret_on_the_serve
         assert challenge == query["code_challenge"] and row.code_verifier not in body["authorization_url"]
         assert 43 <= len(row.code_verifier) <= 128
         assert row.provider == "fake" and row.consent is True and row.used_at is None
+        # the app's challenge is kept (never its verifier) and is not the provider's PKCE challenge
+        assert row.app_challenge == s256(app_verifier) and app_verifier not in (row.code_verifier, row.nonce)
+        assert query["code_challenge"] != row.app_challenge and row.app_challenge not in body["authorization_url"]
         assert timedelta(seconds=590) < row.expires_at - row.created_at <= timedelta(seconds=600)
     # a native app's own scheme works too, when it is on the list
     assert start(oidc_app.test_client(), redirect_uri=APP_SCHEME).status_code == 200
@@ -214,22 +249,70 @@ def test_start_refuses_a_redirect_uri_that_is_not_allowed(oidc_app, fake, redire
     assert count(oidc_app, OidcLogin) == before and fake.requests == []
 
 
+_RFC7636_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+_RFC7636_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+
+@pytest.mark.parametrize("challenge", [
+    None,                                   # missing
+    "",
+    _RFC7636_CHALLENGE[:-1],                # 42 characters
+    _RFC7636_CHALLENGE + "A",               # 44
+    _RFC7636_CHALLENGE + "=",               # padded
+    _RFC7636_CHALLENGE + "\n",              # a trailing newline
+    " " + _RFC7636_CHALLENGE[1:],
+    _RFC7636_CHALLENGE[:-1] + "N",          # trailing bits not zero: not the encoding of 32 bytes
+    _RFC7636_CHALLENGE[:-2] + "+/",         # standard base64, not BASE64URL
+    hashlib.sha256(b"verifier").hexdigest(),  # hex, 64 characters
+    _RFC7636_VERIFIER + "x" * 20,           # a verifier where the challenge should be
+    "plain",
+    43,
+    ["x" * 43],
+])
+def test_start_refuses_an_app_challenge_that_is_not_s256(oidc_app, fake, challenge):
+    before = count(oidc_app, OidcLogin)
+    body = {"redirect_uri": REDIRECT, "consent": True}
+    if challenge is not None:
+        body["app_challenge"] = challenge
+    refused = oidc_app.test_client().post(f"{OIDC}/fake/start", json=body, headers=EN)
+    assert refused.status_code == 422
+    fields = error(refused)["fields"]
+    assert set(fields) == {"app_challenge"}
+    if challenge is None:
+        assert fields == {"app_challenge": ["Missing data for required field."]}
+    elif isinstance(challenge, str):
+        assert fields == {"app_challenge": [
+            "Expected app_challenge: BASE64URL(SHA-256) without padding, 43 characters."]}
+    assert count(oidc_app, OidcLogin) == before and fake.requests == []
+
+
+def test_the_rfc_7636_example_challenge_is_accepted_and_the_service_checks_the_format_too(oidc_app, fake):
+    assert s256(_RFC7636_VERIFIER) == _RFC7636_CHALLENGE
+    assert start(oidc_app.test_client(), app_verifier=_RFC7636_VERIFIER).status_code == 200
+    with oidc_app.test_request_context(headers=RU):
+        with pytest.raises(Invalid) as refused:
+            oidc.start("fake", REDIRECT, _RFC7636_CHALLENGE + "=")
+        assert refused.value.fields == {"app_challenge": ["oidc_app_challenge_invalid"]}
+
+
 def test_an_unknown_provider_is_404_in_the_error_shape(oidc_app):
     client = oidc_app.test_client()
     refused = start(client, provider="nope", headers=EN)
     assert refused.status_code == 404
     assert error(refused) == {"code": "oidc_provider_unknown", "message": "This sign-in provider is not configured.",
                               "fields": {}}
-    completed = client.post(f"{OIDC}/nope/complete", json={"code": "x", "state": "y"})
+    completed = finish(client, Flow("x", "y", new_app_verifier()), provider="nope")
     assert completed.status_code == 404 and error(completed)["message"] == "Такой способ входа не настроен."
 
 
 def test_bad_bodies_are_refused_before_anything_happens(oidc_app, fake):
     client = oidc_app.test_client()
-    assert error(client.post(f"{OIDC}/fake/start", json={}))["fields"] == {"redirect_uri": ["Обязательное поле."]}
+    assert error(client.post(f"{OIDC}/fake/start", json={}))["fields"] == {
+        "redirect_uri": ["Обязательное поле."], "app_challenge": ["Обязательное поле."]}
     assert client.post(f"{OIDC}/fake/start", data="redirect_uri=x").status_code == 400
     missing = client.post(f"{OIDC}/fake/complete", json={"code": "x"}, headers=EN)
-    assert missing.status_code == 422 and error(missing)["fields"] == {"state": ["Missing data for required field."]}
+    assert missing.status_code == 422 and error(missing)["fields"] == {
+        "state": ["Missing data for required field."], "app_verifier": ["Missing data for required field."]}
     assert fake.requests == []
 
 
@@ -420,14 +503,130 @@ def test_a_state_works_once(oidc_app, fake):
     customer_id = make_customer(oidc_app, phone=phone)
     client = oidc_app.test_client()
     fake.claims = person(phone=phone)
-    code, state = begin(client)
-    assert client.post(f"{OIDC}/fake/complete", json={"code": code, "state": state}).status_code == 200
-    replay = client.post(f"{OIDC}/fake/complete", json={"code": code, "state": state}, headers=EN)
+    flow = begin(client)
+    assert finish(client, flow).status_code == 200
+    replay = finish(client, flow, headers=EN)
     assert replay.status_code == 401
     assert error(replay) == {"code": "oidc_state_used", "fields": {},
                              "message": "This sign-in has already been completed: start again."}
     assert count(oidc_app, CustomerSession, CustomerSession.customer_id == customer_id) == 1
     assert len(fake.calls("/token")) == 1  # the replay never reached the provider
+
+
+@pytest.mark.parametrize("thief", ["another_apps_own_verifier", "made_up_verifier", "the_challenge"])
+def test_a_stolen_redirect_without_the_apps_verifier_is_refused_and_spends_the_flow(oidc_app, fake, thief):
+    """Another app registered the same URL scheme and caught the redirect: it has code and state.
+
+    Whatever it sends instead of the real app's verifier (even the verifier of a flow it started
+    itself, or the challenge it may have seen), the code never reaches the provider, and the flow
+    is spent: the real app, if it gets the redirect at all, is told to start again.
+    """
+    phone = new_phone()
+    customer_id = make_customer(oidc_app, phone=phone)
+    real_app, malicious_app = oidc_app.test_client(), oidc_app.test_client()
+    fake.claims = person(phone=phone)
+    flow = begin(real_app)
+    stolen = {
+        "another_apps_own_verifier": begin(malicious_app).app_verifier,
+        "made_up_verifier": new_app_verifier(),
+        "the_challenge": s256(flow.app_verifier),  # 43 characters of the verifier alphabet
+    }[thief]
+    fake.requests.clear()
+
+    # a missing or malformed verifier is a field error: nothing is tried, nothing changes
+    missing = finish(malicious_app, flow, app_verifier=None, headers=EN)
+    assert missing.status_code == 422
+    assert error(missing)["fields"] == {"app_verifier": ["Missing data for required field."]}
+
+    refused = finish(malicious_app, flow, app_verifier=stolen, headers=EN)
+    assert refused.status_code == 401
+    assert error(refused) == {"code": "oidc_app_mismatch", "fields": {},
+                              "message": "The sign-in was not started by this app: start again."}
+    assert fake.requests == []  # the code was never exchanged: it is still unused at the provider
+    with oidc_app.app_context():
+        login = db.session.execute(
+            select(OidcLogin).where(OidcLogin.state == secrets.keyed_hash("oidc-state", flow.state))).scalar_one()
+        assert login.used_at is not None
+
+    # no second try for the thief, and the real app's own verifier is too late as well
+    retry = finish(malicious_app, flow, app_verifier=stolen)
+    assert retry.status_code == 401 and error(retry)["code"] == "oidc_state_used"
+    late = finish(real_app, flow, headers=EN)
+    assert late.status_code == 401 and error(late)["code"] == "oidc_state_used"
+    assert fake.calls("/token") == []
+    assert count(oidc_app, CustomerSession, CustomerSession.customer_id == customer_id) == 0
+    assert identities(oidc_app, customer_id) == []
+
+    # the user starts again and signs in
+    again = finish(real_app, begin(real_app))
+    assert again.status_code == 200 and again.get_json()["customer"]["id"] == customer_id
+
+
+def test_the_app_mismatch_message_is_in_russian_by_default(oidc_app, fake):
+    client = oidc_app.test_client()
+    fake.claims = person(phone=new_phone())
+    refused = finish(client, begin(client), app_verifier=new_app_verifier())
+    assert refused.status_code == 401
+    assert error(refused) == {"code": "oidc_app_mismatch", "fields": {},
+                              "message": "Вход был начат не в этом приложении: начните вход заново."}
+
+
+@pytest.mark.parametrize("app_verifier", [
+    "",
+    "a" * 42,                    # shorter than RFC 7636 allows
+    "a" * 129,                   # longer
+    "a" * 42 + "+",              # outside the unreserved set
+    "a" * 42 + "=",
+    "a" * 42 + " ",
+    "a" * 43 + "\n",
+    "я" * 43,
+    43,
+    None,
+])
+def test_a_malformed_app_verifier_is_a_field_error_that_leaves_the_flow_alone(oidc_app, fake, app_verifier):
+    phone = new_phone()
+    customer_id = make_customer(oidc_app, phone=phone)
+    client = oidc_app.test_client()
+    fake.claims = person(phone=phone)
+    flow = begin(client)
+    body = {"code": flow.code, "state": flow.state}
+    if app_verifier is not None:
+        body["app_verifier"] = app_verifier
+    refused = client.post(f"{OIDC}/fake/complete", json=body, headers=EN)
+    assert refused.status_code == 422
+    fields = error(refused)["fields"]
+    assert set(fields) == {"app_verifier"}
+    if isinstance(app_verifier, str):
+        assert fields == {"app_verifier": [
+            "Expected app_verifier: 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_', '~'."]}
+    assert fake.calls("/token") == []
+    # nothing was tried, so the flow is still the real app's to finish
+    signed_in = finish(client, flow)
+    assert signed_in.status_code == 200 and signed_in.get_json()["customer"]["id"] == customer_id
+
+
+@pytest.mark.parametrize("length", [43, 128])
+def test_the_real_app_completes_with_its_verifier(oidc_app, fake, length):
+    """The happy path with the binding, on SQLite and PostgreSQL (``oidc_app`` runs on both)."""
+    phone = new_phone()
+    customer_id = make_customer(oidc_app, phone=phone)
+    client = oidc_app.test_client()
+    fake.claims = person(phone=phone)
+    app_verifier = (new_app_verifier() * 3)[:length - 4] + "-._~"
+    started = start(client, app_verifier=app_verifier)
+    assert started.status_code == 200
+    code, state = authorize(started.get_json()["authorization_url"])
+    signed_in = finish(client, Flow(code, state, app_verifier))
+    assert signed_in.status_code == 200, signed_in.get_json()
+    assert signed_in.get_json()["customer"]["id"] == customer_id
+    [token_call] = fake.calls("/token")
+    # the app's verifier stays between the app and us: the provider sees only our own PKCE verifier
+    assert app_verifier not in token_call.values() and token_call["code_verifier"] != app_verifier
+    assert all(app_verifier not in str(params) for _path, params in fake.requests)
+    with oidc_app.app_context():
+        login = db.session.execute(
+            select(OidcLogin).where(OidcLogin.state == secrets.keyed_hash("oidc-state", state))).scalar_one()
+        assert login.app_challenge == s256(app_verifier) and login.used_at is not None
 
 
 def test_an_expired_unknown_or_foreign_state_is_refused(oidc_app, fake):
@@ -436,24 +635,24 @@ def test_an_expired_unknown_or_foreign_state_is_refused(oidc_app, fake):
     client = oidc_app.test_client()
     fake.claims = person(phone=phone)
 
-    code, state = begin(client)
+    flow = begin(client)
     with oidc_app.app_context():
-        db.session.execute(update(OidcLogin).where(OidcLogin.state == secrets.keyed_hash("oidc-state", state))
+        db.session.execute(update(OidcLogin).where(OidcLogin.state == secrets.keyed_hash("oidc-state", flow.state))
                            .values(expires_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
-    expired = client.post(f"{OIDC}/fake/complete", json={"code": code, "state": state})
+    expired = finish(client, flow)
     assert expired.status_code == 401 and error(expired)["code"] == "oidc_state_expired"
 
-    unknown = client.post(f"{OIDC}/fake/complete", json={"code": code, "state": "made-up"})
+    unknown = finish(client, flow, state="made-up")
     assert unknown.status_code == 401 and error(unknown)["code"] == "oidc_state_invalid"
 
-    code, state = begin(client, provider="other")
-    foreign = client.post(f"{OIDC}/fake/complete", json={"code": code, "state": state})
+    flow = begin(client, provider="other")
+    foreign = finish(client, flow, provider="fake")
     assert foreign.status_code == 401 and error(foreign)["code"] == "oidc_state_invalid"
     assert fake.calls("/token") == []
     assert count(oidc_app, CustomerSession, CustomerSession.customer_id == customer_id) == 0
     # the refusal did not spend the other provider's flow
-    assert client.post(f"{OIDC}/other/complete", json={"code": code, "state": state}).status_code == 200
+    assert finish(client, flow, provider="other").status_code == 200
 
 
 def test_a_wrong_pkce_verifier_is_refused_by_the_provider_and_mapped_to_401(oidc_app, fake):
@@ -461,12 +660,12 @@ def test_a_wrong_pkce_verifier_is_refused_by_the_provider_and_mapped_to_401(oidc
     customer_id = make_customer(oidc_app, phone=phone)
     client = oidc_app.test_client()
     fake.claims = person(phone=phone)
-    code, state = begin(client)
+    flow = begin(client)
     with oidc_app.app_context():
-        db.session.execute(update(OidcLogin).where(OidcLogin.state == secrets.keyed_hash("oidc-state", state))
+        db.session.execute(update(OidcLogin).where(OidcLogin.state == secrets.keyed_hash("oidc-state", flow.state))
                            .values(code_verifier="x" * 64))
         db.session.commit()
-    refused = client.post(f"{OIDC}/fake/complete", json={"code": code, "state": state}, headers=EN)
+    refused = finish(client, flow, headers=EN)
     assert refused.status_code == 401
     assert error(refused) == {"code": "oidc_code_rejected", "fields": {},
                               "message": "The provider did not confirm the sign-in: start again."}
@@ -477,8 +676,8 @@ def test_a_wrong_pkce_verifier_is_refused_by_the_provider_and_mapped_to_401(oidc
 def test_a_code_the_provider_does_not_know_is_refused(oidc_app, fake):
     client = oidc_app.test_client()
     fake.claims = person(phone=new_phone())
-    _code, state = begin(client)
-    refused = client.post(f"{OIDC}/fake/complete", json={"code": "forged-code", "state": state})
+    flow = begin(client)
+    refused = finish(client, flow, code="forged-code")
     assert refused.status_code == 401 and error(refused)["code"] == "oidc_code_rejected"
 
 
@@ -544,6 +743,9 @@ def test_the_endpoints_are_in_the_openapi_document(oidc_app):
     assert {"/api/v1/client/oidc/providers", "/api/v1/client/oidc/{provider}/start",
             "/api/v1/client/oidc/{provider}/complete"} <= set(paths)
     assert "502" in paths["/api/v1/client/oidc/{provider}/complete"]["post"]["responses"]
+    schemas = ApiClient(oidc_app, "admin").get("/api/v1/_openapi").get_json()["components"]["schemas"]
+    assert "app_challenge" in schemas["OidcStartSchema"]["required"]
+    assert "app_verifier" in schemas["OidcCompleteSchema"]["required"]
 
 
 @pytest.mark.parametrize("entry, problem", [

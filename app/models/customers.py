@@ -160,7 +160,12 @@ class FederatedIdentity(Model):
 
 
 class OidcLogin(Model):
-    """An authorization-code flow in progress: state, nonce and the PKCE verifier stay here."""
+    """An authorization-code flow in progress: state, nonce and the PKCE verifier stay here.
+
+    ``app_challenge`` binds the flow to the app instance that started it: S256 of a verifier
+    only that app holds, which /complete must present (a redirect caught by another app is
+    useless without it).
+    """
 
     __tablename__ = "oidc_login"
 
@@ -169,6 +174,8 @@ class OidcLogin(Model):
     provider = Column(String(64), nullable=False)
     nonce = Column(String(64), nullable=False)
     code_verifier = Column(String(128), nullable=False)
+    # BASE64URL(SHA256(app_verifier)), 43 characters; the app's verifier itself is never stored.
+    app_challenge = Column(String(64), nullable=False)
     redirect_uri = Column(String(512), nullable=False)
     consent = Column(Boolean, nullable=False, default=False)
     created_at = Column(DateTime, nullable=False, default=utcnow)

@@ -2,7 +2,14 @@
 
 The authorization code flow with PKCE, run by the backend on behalf of the app: the backend
 keeps the PKCE verifier, the nonce and the client secret (``oidc_login`` row); the app only
-opens the authorization URL and hands back ``code`` and ``state``. The ID token comes straight
+opens the authorization URL and hands back ``code`` and ``state``.
+
+Because the backend, not the app, answers the provider's PKCE, the flow is bound to the app
+instance that started it by a second, PKCE-style pair between the app and us: /start takes
+``app_challenge`` = BASE64URL(SHA256(app_verifier)) and /complete must present ``app_verifier``,
+checked in constant time before the code is exchanged. Another app that registered the same
+custom URL scheme and caught the redirect (RFC 8252 §8.1) has ``code`` and ``state`` but not the
+verifier, which never left the real app; its attempt spends the flow. The ID token comes straight
 from the provider's token endpoint and is still verified in full: signature by the provider's
 JWKS (RS256 or ES256 only, never ``none`` or HMAC), ``iss``, ``aud``/``azp``, ``exp``, ``iat``
 and the ``nonce`` of this flow.
@@ -14,6 +21,9 @@ opened only from a verified phone and only when the customer consented at the st
 
 Nothing here touches Flask's request: the API passes ``ip`` and ``user_agent``.
 """
+import base64
+import hashlib
+import hmac
 import logging
 import os
 import re
@@ -48,6 +58,11 @@ DEFAULT_SCOPES = ("openid", "phone", "email", "profile")
 # The name is in URLs and in the session's method "oidc:<name>" (32 characters at most).
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,26}")
 _STATE = "oidc-state"
+# The app's proof of possession (RFC 7636 §4.1-4.2, S256 only): the challenge is BASE64URL of a
+# SHA-256 digest without padding, exactly 43 characters (the last one carries 2 zero bits); the
+# verifier is 43-128 characters of the unreserved set.
+APP_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]")
+APP_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 # Set by the flow itself; a provider's extra authorization parameters cannot replace them.
 _FLOW_PARAMS = {"client_id", "response_type", "redirect_uri", "scope", "state", "nonce", "code_challenge",
                 "code_challenge_method"}
@@ -222,9 +237,19 @@ def _key_set(prov, jwks_uri, refresh=False):
 
 # --- step 1: the authorization URL ------------------------------------------------------------
 
-def start(provider_name, redirect_uri, consent=False, ip=None):
-    """Open a flow: the state, nonce and PKCE verifier stay here; the app gets the URL to open."""
+def s256(app_verifier):
+    """S256 of the app's verifier, as the app computes its ``app_challenge``."""
+    return base64.urlsafe_b64encode(hashlib.sha256(app_verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def start(provider_name, redirect_uri, app_challenge, consent=False, ip=None):
+    """Open a flow: the state, nonce and PKCE verifier stay here; the app gets the URL to open.
+
+    ``app_challenge`` is kept to bind the flow to the app that opened it (see ``complete``).
+    """
     prov = provider(provider_name)
+    if not isinstance(app_challenge, str) or not APP_CHALLENGE.fullmatch(app_challenge):
+        raise Invalid(fields={"app_challenge": ["oidc_app_challenge_invalid"]})
     if redirect_uri not in prov.redirect_uris:
         # Only the app's registered return addresses: anything else would hand the code to a stranger.
         raise Invalid("oidc_redirect_uri_not_allowed", fields={"redirect_uri": ["oidc_redirect_uri_not_allowed"]})
@@ -236,8 +261,8 @@ def start(provider_name, redirect_uri, consent=False, ip=None):
     # Flows nobody finished are of no use an hour after they expired.
     db.session.execute(OidcLogin.__table__.delete().where(OidcLogin.expires_at < now - timedelta(hours=1)))
     db.session.add(OidcLogin(state=secrets.keyed_hash(_STATE, state), provider=prov.name, nonce=nonce,
-                             code_verifier=verifier, redirect_uri=redirect_uri, consent=bool(consent),
-                             created_at=now, expires_at=now + timedelta(seconds=ttl)))
+                             code_verifier=verifier, app_challenge=app_challenge, redirect_uri=redirect_uri,
+                             consent=bool(consent), created_at=now, expires_at=now + timedelta(seconds=ttl)))
     with OAuth2Session(prov.client_id, scope=" ".join(prov.scopes), redirect_uri=redirect_uri,
                        code_challenge_method="S256") as client:
         url, _ = client.create_authorization_url(meta["authorization_endpoint"], state=state,
@@ -267,6 +292,19 @@ def _claim_login(prov, state):
     if claimed != 1:
         raise Unauthorized("oidc_state_used")
     return login
+
+
+def _check_app(prov, login, app_verifier):
+    """The flow was started by this app: its verifier's S256 is the challenge given at /start.
+
+    Called once the flow is spent, so a redirect caught by another app gives it a single try
+    that cannot succeed, and the real app, told to start again, is not left with a live flow.
+    """
+    presented = s256(app_verifier) if isinstance(app_verifier, str) else ""
+    if not hmac.compare_digest(presented.encode(), login.app_challenge.encode()):
+        log.warning("OIDC provider %s: /complete without the verifier of the app that started the flow "
+                    "(flow %s spent)", prov.name, login.id)
+        raise Unauthorized("oidc_app_mismatch")
 
 
 def _exchange(prov, meta, login, code):
@@ -439,11 +477,16 @@ def _resolve(prov, claims, login, ip, user_agent):
     return customer, identity, created
 
 
-def complete(provider_name, code, state, ip=None, user_agent=None, persistent=None):
-    """Finish a flow: (customer, tokens, created). Tokens are those of every other sign-in."""
+def complete(provider_name, code, state, app_verifier, ip=None, user_agent=None, persistent=None):
+    """Finish a flow: (customer, tokens, created). Tokens are those of every other sign-in.
+
+    ``app_verifier`` must hash to the flow's ``app_challenge`` (checked before the code goes to
+    the provider); otherwise 401 ``oidc_app_mismatch`` and the flow is spent.
+    """
     prov = provider(provider_name)
     rate_limits.hit(current_app.config["SIGN_IN_LIMIT_PER_IP"], "sign-in-ip", ip)
     login = _claim_login(prov, state)
+    _check_app(prov, login, app_verifier)
     meta = metadata(prov)
     token = _exchange(prov, meta, login, code)
     id_claims = verify_id_token(prov, meta, token["id_token"], login.nonce)

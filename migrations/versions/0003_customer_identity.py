@@ -43,6 +43,7 @@ def upgrade():
     sa.Column('provider', sa.String(length=64), nullable=False),
     sa.Column('nonce', sa.String(length=64), nullable=False),
     sa.Column('code_verifier', sa.String(length=128), nullable=False),
+    sa.Column('app_challenge', sa.String(length=64), nullable=False),
     sa.Column('redirect_uri', sa.String(length=512), nullable=False),
     sa.Column('consent', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),

@@ -11,6 +11,14 @@ register_messages({
     "oidc_state_used": ("Этот вход уже завершён: начните вход заново.",
                         "This sign-in has already been completed: start again."),
     "oidc_state_expired": ("Время на вход истекло: начните вход заново.", "The sign-in has expired: start again."),
+    "oidc_app_mismatch": ("Вход был начат не в этом приложении: начните вход заново.",
+                          "The sign-in was not started by this app: start again."),
+    "oidc_app_challenge_invalid": (
+        "Ожидается app_challenge: BASE64URL(SHA-256) без выравнивания, 43 символа.",
+        "Expected app_challenge: BASE64URL(SHA-256) without padding, 43 characters."),
+    "oidc_app_verifier_invalid": (
+        "Ожидается app_verifier: от 43 до 128 символов A-Z, a-z, 0-9, «-», «.», «_», «~».",
+        "Expected app_verifier: 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_', '~'."),
     "oidc_code_rejected": ("Сервис входа не подтвердил вход: начните вход заново.",
                            "The provider did not confirm the sign-in: start again."),
     "oidc_token_invalid": ("Ответ сервиса входа не прошёл проверку: начните вход заново.",
