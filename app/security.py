@@ -19,9 +19,9 @@ from flask_limiter.util import get_remote_address
 from marshmallow import ValidationError
 
 from .api.errors import domain_error_response
+from .api.staff import two_factor_messages  # noqa: F401  (registers the error codes of the login)
 from .errors import DomainError
 from .services import staff_two_factor
-from .views.two_factor import KabinetAuthDBView, register_two_factor_views
 
 STAFF_ROLES = ("Admin", "Operator", "Dispatcher", "Technician", "Billing", "Analyst", "ContentEditor")
 
@@ -149,7 +149,7 @@ PUBLIC_PERMISSIONS_TTL = 30.0
 
 class KabinetSecurityManager(SecurityManager):
     security_api = StaffSecurityApi
-    authdbview = KabinetAuthDBView
+    # authdbview (KabinetAuthDBView) is set in register_views
     _public_permissions = None  # (read at, frozenset of (view, permission))
 
     def is_item_public(self, permission_name, view_name):
@@ -164,6 +164,11 @@ class KabinetSecurityManager(SecurityManager):
         return (view_name, permission_name) in cached[1]
 
     def register_views(self):
+        # Imported here, not at the top: the screens import the engine (app.views.common →
+        # app.workflows), whose lanes import STAFF_ROLES from this module.
+        from .views.two_factor import KabinetAuthDBView, register_two_factor_views
+
+        self.authdbview = KabinetAuthDBView  # the login form, then the second step
         super().register_views()
         if current_app.config.get("FAB_ADD_SECURITY_VIEWS", True):
             register_two_factor_views(self.appbuilder)

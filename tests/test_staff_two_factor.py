@@ -7,16 +7,21 @@ The suite's BASE_CONFIG turns the requirement off; these apps are built with the
 codes and failure counters of one test do not leak into another; ``clock`` moves the TOTP clock
 so a test can use "the next code" without waiting 30 seconds.
 """
+import os
 import re
+import subprocess
+import sys
 import time
 import uuid
 
 import pyotp
 import pytest
 
+from app.api.errors import MESSAGES, message_for
 from app.bootstrap import ensure_staff
 from app.extensions import db
 from app.services import staff_two_factor
+from app.views.common import STALE_FORM
 from config import Config
 from tests.conftest import PASSWORD, build_app
 
@@ -24,6 +29,7 @@ REQUIRED = ["Admin", "Analyst"]
 INVALID_RU = "Неверный или уже использованный код подтверждения."
 INVALID_EN = "The verification code is wrong or has already been used."
 CODE_RE = re.compile(r"<li>([a-z2-9]{5}-[a-z2-9]{5})</li>")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module", params=["sqlite", "pg"])
@@ -114,6 +120,18 @@ def text(response):
 def api_login(app, name, headers=None, **extra):
     return app.test_client().post("/api/v1/security/login", headers=headers or {},
                                   json={"username": name, "password": PASSWORD, "provider": "db", **extra})
+
+
+def shown_key(page):
+    """The enrolment key a page shows for typing by hand (``ABCD EFGH …`` → ``ABCDEFGH…``)."""
+    page = page if isinstance(page, str) else text(page)
+    return re.search(r'id="two-factor-secret"[^>]*>([A-Z2-7 ]+)<', page).group(1).replace(" ", "")
+
+
+def wrong_codes(clock, secret, count):
+    """Six-digit codes that are none of the valid window's."""
+    valid = {clock.code(secret, steps) for steps in (-1, 0, 1)}
+    return [code for code in (f"{n:06d}" for n in range(count + 3)) if code not in valid][:count]
 
 
 def html_sign_in(app, clock, name, secret):
@@ -249,6 +267,84 @@ def test_an_optional_user_may_cancel_a_started_enrolment(tf_app):
     assert "two-factor" not in password_step(tf_app.test_client(), name).headers["Location"]
 
 
+def test_each_password_sign_in_gets_its_own_enrolment_key(tf_app, clock):
+    """A phished password must not give away the key the real user is about to confirm."""
+    name = new_user(tf_app, "Admin")
+    first = tf_app.test_client()
+    assert password_step(first, name).headers["Location"].endswith("/two-factor/enrol")
+    first_key = shown_key(first.get("/two-factor/enrol"))
+    assert shown_key(first.get("/two-factor/enrol")) == first_key  # a reload here: the same key
+
+    second = tf_app.test_client()  # someone else with the same password
+    assert password_step(second, name).headers["Location"].endswith("/two-factor/enrol")
+    second_key = shown_key(second.get("/two-factor/enrol"))
+    assert second_key != first_key
+
+    # the first key no longer confirms; the first session is shown a new key, not the second's
+    stale = first.post("/two-factor/enrol", data={"code": clock.code(first_key)})
+    assert stale.status_code == 409 and "Ключ подключения сменился" in text(stale)
+    assert signed_in_as(first) is None and record(tf_app, name)["confirmed"] is False
+    third_key = shown_key(stale)
+    assert third_key not in (first_key, second_key)
+    assert shown_key(first.get("/two-factor/enrol")) == third_key
+
+    done = first.post("/two-factor/enrol", data={"code": clock.code(third_key)})
+    assert done.status_code == 200 and len(CODE_RE.findall(text(done))) == 10 and signed_in_as(first)
+    clock.tick()
+    # the second session's key is worth nothing: enrolment is done, the code step wants the real key
+    assert second.get("/two-factor/enrol").headers["Location"].endswith("/two-factor/verify")
+    assert second.post("/two-factor/verify", data={"code": clock.code(second_key)}).status_code == 401
+    assert signed_in_as(second) is None
+    assert api_login(tf_app, name, totp=clock.code(third_key)).status_code == 200
+
+
+def test_own_page_does_not_show_a_key_started_in_another_session(tf_app, clock):
+    name = new_user(tf_app, "Operator")
+    first, second = tf_app.test_client(), tf_app.test_client()
+    password_step(first, name)
+    password_step(second, name)
+    first.post("/two-factor/begin")
+    first_key = shown_key(first.get("/two-factor/"))
+    assert shown_key(first.get("/two-factor/")) == first_key
+    # a session that was never shown the key cannot confirm it, even with its code
+    blind = tf_app.test_client()
+    password_step(blind, name)
+    assert blind.post("/two-factor/confirm", data={"code": clock.code(first_key)}).status_code == 302
+    assert record(tf_app, name)["confirmed"] is False
+    second_key = shown_key(second.get("/two-factor/"))  # pending, but not this session's
+    assert second_key != first_key
+
+    stale = first.post("/two-factor/confirm", data={"code": clock.code(first_key)}, follow_redirects=True)
+    assert "Ключ подключения сменился" in text(stale) and record(tf_app, name)["confirmed"] is False
+    new_key = shown_key(stale)
+    assert new_key not in (first_key, second_key)
+    done = first.post("/two-factor/confirm", data={"code": clock.code(new_key)})
+    assert len(CODE_RE.findall(text(done))) == 10 and record(tf_app, name)["confirmed"]
+
+
+def test_the_key_checked_is_the_key_confirmed(tf_app, clock, monkeypatch):
+    """Enrolment started again elsewhere while a code is being checked: the code of the old key
+    must not confirm the new key (which the other session holds)."""
+    name = new_user(tf_app, "Analyst")
+    with tf_app.app_context():
+        user = user_of(tf_app, name)
+        _record, secret = staff_two_factor.begin_enrolment(user)
+        read = staff_two_factor.secret_of
+        restarted = []
+
+        def restart_meanwhile(found, *args):
+            value = read(found, *args)
+            if not restarted:
+                restarted.append(staff_two_factor.begin_enrolment(user)[1])
+            return value
+
+        monkeypatch.setattr(staff_two_factor, "secret_of", restart_meanwhile)
+        with pytest.raises(staff_two_factor.Unauthorized):
+            staff_two_factor.confirm_enrolment(user, clock.code(secret))
+        db.session.remove()
+    assert restarted and record(tf_app, name)["confirmed"] is False
+
+
 # --- the HTML login's second step ----------------------------------------------------------------
 
 def test_html_login_needs_the_code_after_the_password(tf_app, clock):
@@ -350,6 +446,22 @@ def test_new_recovery_codes_replace_the_old_ones(tf_app, clock):
     assert api_login(tf_app, name, recovery_code=new[5]).status_code == 200
 
 
+def test_new_recovery_codes_when_reset_meanwhile_are_refused_cleanly(tf_app, clock, monkeypatch):
+    name, secret, _ = enrolled_user(tf_app, clock, "Operator")
+    client = html_sign_in(tf_app, clock, name, secret)
+    verified = staff_two_factor.verify_any
+
+    def reset_meanwhile(user, code):
+        used = verified(user, code)
+        staff_two_factor._delete(user.id)  # an Admin resets it right after the code was checked
+        return used
+
+    monkeypatch.setattr(staff_two_factor, "verify_any", reset_meanwhile)
+    response = client.post("/two-factor/recovery-codes", data={"code": clock.code(secret)}, follow_redirects=True)
+    assert response.status_code == 200 and "Двухфакторный вход не подключён." in text(response)
+    assert not CODE_RE.findall(text(response)) and record(tf_app, name) is None
+
+
 # --- API login -----------------------------------------------------------------------------------
 
 def test_api_login_asks_enrolled_users_for_the_second_factor(tf_app, clock):
@@ -421,6 +533,17 @@ def test_failed_second_factors_are_rate_limited_per_user(tf_app, clock):
 
     # another user is not affected
     assert api_login(tf_app, other, totp=clock.code(other_secret)).status_code == 200
+
+
+def test_a_good_code_clears_the_count_of_wrong_ones(tf_app, clock):
+    name, secret, _codes = enrolled_user(tf_app, clock, "Analyst")
+    for code in wrong_codes(clock, secret, 4):
+        assert api_login(tf_app, name, totp=code).status_code == 401
+    assert api_login(tf_app, name, totp=clock.code(secret)).status_code == 200
+    clock.tick()
+    for code in wrong_codes(clock, secret, 5):  # five more before the limit, not one
+        assert api_login(tf_app, name, totp=code).status_code == 401
+    assert api_login(tf_app, name, totp=clock.code(secret)).status_code == 429
 
 
 # --- Admin ---------------------------------------------------------------------------------------
@@ -502,9 +625,48 @@ def test_second_step_form_needs_the_csrf_token(tmp_path, clock):
     forged = client.post("/two-factor/verify", data={"code": clock.code(secret)})
     assert forged.status_code == 302 and forged.headers["Location"].endswith("/two-factor/verify")
     assert signed_in_as(client) is None and record(app, name)["last_step"] < int(clock.now // 30)
+    assert STALE_FORM in text(client.get("/two-factor/verify"))
     done = client.post("/two-factor/verify",
                        data={"code": clock.code(secret), "csrf_token": token("/two-factor/verify")})
     assert done.status_code == 302 and signed_in_as(client) is not None
+
+
+# --- layering ----------------------------------------------------------------------------------------
+
+def test_the_service_does_not_import_the_api_layer():
+    probe = "import sys, app.services.staff_two_factor; print(sorted(m for m in sys.modules if m.startswith('app.')))"
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "app.services.staff_two_factor" in loaded.stdout and "app.api" not in loaded.stdout
+
+
+@pytest.mark.parametrize("first", ["app.security", "app.views.two_factor", "app.workflows.lanes"])
+def test_the_modules_import_in_any_order(first):
+    probe = f"import {first}, app.security, app.views.two_factor"
+    subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+
+
+def test_the_refusals_have_russian_and_english_texts(tf_app):
+    codes = ("two_factor_required", "two_factor_invalid", "two_factor_enrolment_required",
+             "two_factor_enrolment_stale", "two_factor_rate_limited", "two_factor_not_enrolled",
+             "two_factor_already_enrolled", "two_factor_disable_forbidden", "two_factor_reset_self")
+    with tf_app.test_request_context(headers={"Accept-Language": "en"}):
+        english = [message_for(code, {"retry_after": 5}) for code in codes]
+    with tf_app.test_request_context():
+        russian = [message_for(code, {"retry_after": 5}) for code in codes]
+    assert english[codes.index("two_factor_not_enrolled")] == "Two-factor sign-in is not set up."
+    assert russian[codes.index("two_factor_not_enrolled")] == "Двухфакторный вход не подключён."
+    fallback = MESSAGES["bad_request"]
+    assert all(text_ not in fallback for text_ in english + russian)
+    assert all(re.search("[а-я]", ru) and not re.search("[а-я]", en) for ru, en in zip(russian, english))
+
+
+def test_the_screens_use_the_shared_form_helpers():
+    from app.views import common
+    from app.views import two_factor as screens
+
+    assert screens.csrf_protected is common.csrf_protected
+    assert screens.flash_domain_error is common.flash_domain_error
+    assert not hasattr(screens, "STALE_FORM") and not hasattr(screens, "_csrf_ok")
 
 
 # --- demo ------------------------------------------------------------------------------------------
@@ -540,3 +702,31 @@ def test_one_code_used_at_once_by_many_signs_in_once(make_pg_database, clock):
     assert sorted(totp) == [200] + [401] * 7
     assert sorted(recovery) == [200] + [401] * 7
     assert len(record(app, name)["hashes"]) == 9
+
+
+def test_parallel_wrong_codes_cannot_pass_the_failure_limit(make_pg_database, clock, monkeypatch):
+    """Attempts are counted before the code is checked: a burst of guesses gets no more codes
+    examined than the limit, however the requests overlap (were they counted after the check,
+    all would pass the limit together and every guess would be tried)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    limit, burst = 3, 8
+    app = build_app(make_pg_database(), STAFF_2FA_REQUIRED_ROLES=REQUIRED,
+                    STAFF_2FA_FAILURE_LIMIT=f"{limit} per 15 minutes")
+    name, secret, _codes = enrolled_user(app, clock, "Analyst")
+    checking = staff_two_factor._matching_step
+    examined = []
+
+    def slow(secret_, code):  # the code check takes a while (as under load): the guesses overlap it
+        examined.append(code)
+        time.sleep(0.5)
+        return checking(secret_, code)
+
+    monkeypatch.setattr(staff_two_factor, "_matching_step", slow)
+    guesses = wrong_codes(clock, secret, burst)
+    with ThreadPoolExecutor(burst) as pool:
+        statuses = list(pool.map(lambda code: api_login(app, name, totp=code).status_code, guesses))
+    assert 1 <= statuses.count(401) <= limit and statuses.count(401) + statuses.count(429) == burst, statuses
+    assert len(examined) == statuses.count(401), examined
+    # used up: even the right code waits
+    assert api_login(app, name, totp=clock.code(secret)).status_code == 429

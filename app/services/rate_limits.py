@@ -38,15 +38,6 @@ def hit(limit, scope, key, code="rate_limited"):
         raise TooManyRequests(code, retry_after=_retry_after(item, scope, key))
 
 
-def check(limit, scope, key, code="rate_limited"):
-    """Refuse if ``limit`` is used up, without counting (failures are counted by ``hit``)."""
-    if not _enabled():
-        return
-    item = limits.parse(limit)
-    if not _limiter().limiter.test(item, *_identifiers(scope, key)):
-        raise TooManyRequests(code, retry_after=_retry_after(item, scope, key))
-
-
 def clear(limit, scope, key):
     if _enabled():
         _limiter().limiter.clear(limits.parse(limit), *_identifiers(scope, key))

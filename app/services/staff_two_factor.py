@@ -6,13 +6,20 @@ The rules only; the screens (``app/views/two_factor.py``) and the JWT login
 * the base32 secret is stored encrypted (Fernet) under a key derived from SECRET_KEY with
   HKDF, so a copy of the table alone does not give the secrets away (changing SECRET_KEY
   therefore makes every enrolment unusable: staff re-enrol after an Admin reset);
-* enrolment is complete once a first valid code confirms it (``confirmed_at``);
+* enrolment is complete once a first valid code confirms it (``confirmed_at``); a secret
+  awaiting confirmation is shown again only to whoever holds its :func:`fingerprint` (the
+  browser session it was made for), anyone else gets a new one, so a second sign-in with the
+  same password never sees the key the real user is about to confirm;
 * a code is good once: the time step of the last accepted code is kept (``last_step``) and a
   code of that step or an earlier one is refused, with an atomic UPDATE so two requests racing
   with the same code cannot both pass;
 * recovery codes are shown once and stored as keyed hashes; each works once;
-* failed codes are counted per user (``STAFF_2FA_FAILURE_LIMIT``); when they are used up every
-  code, right or wrong, is refused with 429 and Retry-After until the window passes.
+* attempts are counted per user before the code is checked (``STAFF_2FA_FAILURE_LIMIT``), so
+  parallel guesses cannot all slip past the limit, and the count is cleared by a good code; when
+  it is used up every code, right or wrong, is refused with 429 and Retry-After until the window
+  passes.
+
+The refusals' texts are in ``app/api/staff/two_factor_messages.py``.
 
 Which roles must use it is configuration (``STAFF_2FA_REQUIRED_ROLES``, Admin and Analyst by
 default); for the other roles it is optional.
@@ -33,7 +40,6 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
 
-from ..api.errors import register_messages
 from ..errors import Conflict, Forbidden, Unauthorized
 from ..extensions import db
 from ..models.staff import StaffTwoFactor
@@ -43,39 +49,10 @@ from .secrets import keyed_hash
 
 log = logging.getLogger(__name__)
 
-register_messages({
-    "two_factor_required": (
-        "Нужен второй фактор: код из приложения-аутентификатора (поле totp) или резервный код (recovery_code).",
-        "A second factor is required: the code from your authenticator app (field totp) or a recovery code "
-        "(recovery_code).",
-    ),
-    "two_factor_invalid": (
-        "Неверный или уже использованный код подтверждения.",
-        "The verification code is wrong or has already been used.",
-    ),
-    "two_factor_enrolment_required": (
-        "Для вашей роли обязателен двухфакторный вход: сначала подключите его, войдя в веб-интерфейс.",
-        "Two-factor sign-in is required for your role: set it up first by signing in to the web interface.",
-    ),
-    "two_factor_rate_limited": (
-        "Слишком много неверных кодов подтверждения, повторите через {retry_after} с.",
-        "Too many wrong verification codes; try again in {retry_after} s.",
-    ),
-    "two_factor_not_enrolled": ("Двухфакторный вход не подключён.", "Two-factor sign-in is not set up."),
-    "two_factor_already_enrolled": ("Двухфакторный вход уже подключён.", "Two-factor sign-in is already set up."),
-    "two_factor_disable_forbidden": (
-        "Для вашей роли двухфакторный вход обязателен, отключить его нельзя.",
-        "Two-factor sign-in is required for your role and cannot be turned off.",
-    ),
-    "two_factor_reset_self": (
-        "Свой двухфакторный вход сбрасывать здесь нельзя: используйте страницу «Двухфакторный вход».",
-        "You cannot reset your own two-factor sign-in here; use the two-factor page.",
-    ),
-})
-
 SCOPE = "staff-2fa"
 _HKDF_INFO = b"kabinet:staff-2fa-secret"
 _RECOVERY_PURPOSE = "staff-2fa-recovery"
+_ENROLMENT_PURPOSE = "staff-2fa-enrolment"
 # No 0/o, 1/l/i: codes are copied from paper.
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 _RECOVERY_LENGTH = 10
@@ -146,9 +123,10 @@ def _encrypt(secret):
     return _fernet().encrypt(secret.encode()).decode()
 
 
-def secret_of(record):
+def secret_of(record, stored=None):
+    """The base32 secret of ``record`` (or of its encrypted form ``stored``), None if unreadable."""
     try:
-        return _fernet().decrypt(record.secret_encrypted.encode()).decode()
+        return _fernet().decrypt((stored or record.secret_encrypted).encode()).decode()
     except InvalidToken:
         # SECRET_KEY changed since enrolment: no code can match; an Admin reset is the way out.
         log.error("staff 2FA secret of user %s cannot be decrypted (SECRET_KEY changed?)", record.user_id)
@@ -182,13 +160,27 @@ def grouped_secret(secret):
 
 # --- enrolment --------------------------------------------------------------------------------
 
-def begin_enrolment(user, restart=False):
-    """A secret awaiting confirmation: the pending one (so a reload shows the same QR code) or,
-    with ``restart`` or none pending, a new one. Returns ``(record, secret)``."""
+def fingerprint(record):
+    """Names one generated secret of a pending enrolment (a keyed hash of its ciphertext, which
+    is new at every generation) without giving it away: the screens keep it in the session that
+    was shown the key, and only that session is shown the same key again."""
+    return keyed_hash(_ENROLMENT_PURPOSE, record.secret_encrypted)
+
+
+def _same_key(record, key):
+    return isinstance(key, str) and hmac.compare_digest(key, fingerprint(record))
+
+
+def begin_enrolment(user, keep=None):
+    """A secret awaiting confirmation. ``keep`` is the :func:`fingerprint` of the key this caller
+    (browser session) was shown: while it is still the pending one, the same secret is returned
+    (a reload shows the same QR code). Otherwise (nothing pending, no ``keep``, or a key made for
+    another sign-in) a new secret replaces the pending one, so a key is never shown to a second
+    sign-in. Returns ``(record, secret)``."""
     record = record_of(user.id)
     if record is not None and record.confirmed_at is not None:
         raise Conflict("two_factor_already_enrolled")
-    if record is not None and not restart:
+    if record is not None and _same_key(record, keep):
         secret = secret_of(record)
         if secret is not None:
             return record, secret
@@ -206,20 +198,36 @@ def begin_enrolment(user, restart=False):
     return record, secret
 
 
-def confirm_enrolment(user, code):
-    """The first valid code completes enrolment; returns the recovery codes (shown once)."""
+def confirm_enrolment(user, code, key=None):
+    """The first valid code completes enrolment; returns the recovery codes (shown once).
+
+    ``key``: the :func:`fingerprint` of the key the caller was shown; if the pending key is
+    another one by now (enrolment started again elsewhere), Conflict ``two_factor_enrolment_stale``.
+    The key checked is the key confirmed: a restart racing with this call makes it refuse.
+    """
     record = record_of(user.id)
     if record is None:
         raise Conflict("two_factor_not_enrolled")
     if record.confirmed_at is not None:
         raise Conflict("two_factor_already_enrolled")
-    _check_not_locked(user)
-    if not _accept_totp(record, code):
+    if key is not None and not _same_key(record, key):
+        raise Conflict("two_factor_enrolment_stale")
+    checked = record.secret_encrypted
+    _count_attempt(user)
+    if not _accept_totp(record, code, checked):
         _fail(user, "confirm")
+    _succeeded(user)
     codes = _new_recovery_codes()
-    record.recovery_code_hashes = [_recovery_hash(c) for c in codes]
-    record.confirmed_at = utcnow()
+    result = db.session.execute(
+        update(StaffTwoFactor)
+        .where(StaffTwoFactor.id == record.id, StaffTwoFactor.secret_encrypted == checked,
+               StaffTwoFactor.confirmed_at.is_(None))
+        .values(recovery_code_hashes=[_recovery_hash(c) for c in codes], confirmed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
+    if result.rowcount != 1:
+        raise Conflict("two_factor_enrolment_stale")
     log.info("staff 2FA enrolled: user %s", user.username)
     return codes
 
@@ -253,11 +261,13 @@ def verify(user, totp=None, recovery_code=None):
         raise Conflict("two_factor_not_enrolled")
     if _blank(totp) and _blank(recovery_code):
         raise Unauthorized("two_factor_required")
-    _check_not_locked(user)
+    _count_attempt(user)
     if not _blank(totp):
         if _accept_totp(record, totp):
+            _succeeded(user)
             return "totp"
     elif _burn_recovery_code(record, recovery_code):
+        _succeeded(user)
         log.warning("staff 2FA recovery code used: user %s, %d left", user.username,
                     len(record.recovery_code_hashes))
         return "recovery_code"
@@ -276,13 +286,20 @@ def _blank(value):
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _check_not_locked(user):
-    rate_limits.check(_failure_limit(), SCOPE, user.id, code="two_factor_rate_limited")
+def _count_attempt(user):
+    """Count the attempt before its code is checked (429 once the limit is used up, even for the
+    right code): counting only failures, after the check, would let a burst of parallel guesses
+    all pass the check before the first is counted."""
+    rate_limits.hit(_failure_limit(), SCOPE, user.id, code="two_factor_rate_limited")
+
+
+def _succeeded(user):
+    """A good code: the attempts counted so far are forgiven."""
+    rate_limits.clear(_failure_limit(), SCOPE, user.id)
 
 
 def _fail(user, what):
     log.warning("staff 2FA: wrong code (%s) for user %s", what, user.username)
-    rate_limits.hit(_failure_limit(), SCOPE, user.id, code="two_factor_rate_limited")
     raise Unauthorized("two_factor_invalid")
 
 
@@ -302,15 +319,18 @@ def _matching_step(secret, code):
     return found
 
 
-def _accept_totp(record, code):
-    """True once per time step: a code of the last accepted step or an earlier one is a replay."""
-    secret = secret_of(record)
+def _accept_totp(record, code, stored=None):
+    """True once per time step: a code of the last accepted step or an earlier one is a replay.
+    ``stored``: the encrypted secret to check against (the record's); the step is taken only
+    while the row still holds that secret."""
+    stored = stored or record.secret_encrypted
+    secret = secret_of(record, stored)
     step = _matching_step(secret, code) if secret else None
     if step is None:
         return False
     result = db.session.execute(
         update(StaffTwoFactor)
-        .where(StaffTwoFactor.id == record.id,
+        .where(StaffTwoFactor.id == record.id, StaffTwoFactor.secret_encrypted == stored,
                or_(StaffTwoFactor.last_step.is_(None), StaffTwoFactor.last_step < step))
         .values(last_step=step)
         .execution_options(synchronize_session=False)
@@ -370,9 +390,18 @@ def regenerate_recovery_codes(user, code):
     """New recovery codes (the old ones stop working), after a current code."""
     verify_any(user, code)
     record = record_of(user.id)
+    if record is None or record.confirmed_at is None:  # an Admin reset it meanwhile
+        raise Conflict("two_factor_not_enrolled")
     codes = _new_recovery_codes()
-    record.recovery_code_hashes = [_recovery_hash(c) for c in codes]
+    result = db.session.execute(
+        update(StaffTwoFactor)
+        .where(StaffTwoFactor.id == record.id, StaffTwoFactor.confirmed_at.is_not(None))
+        .values(recovery_code_hashes=[_recovery_hash(c) for c in codes])
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
+    if result.rowcount != 1:  # reset between the read and the write
+        raise Conflict("two_factor_not_enrolled")
     log.info("staff 2FA recovery codes regenerated: user %s", user.username)
     return codes
 

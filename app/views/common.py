@@ -56,6 +56,23 @@ def can(permission, view_name):
     return current_app.appbuilder.sm.has_access(permission, view_name)
 
 
+STALE_FORM = "Форма устарела или отправлена не с этой страницы: откройте страницу заново и повторите."
+
+
+def csrf_ok():
+    """True when the posted form carries this session's CSRF token (or CSRF is off); else
+    flashes :data:`STALE_FORM`. For handlers that take GET and POST; POST-only ones use
+    :func:`csrf_protected`."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return True
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+        return True
+    except ValidationError:
+        flash(STALE_FORM, "danger")
+        return False
+
+
 def csrf_protected(view):
     """POST handlers of the screens: refuse a form without this session's CSRF token.
 
@@ -64,13 +81,8 @@ def csrf_protected(view):
     """
     @functools.wraps(view)
     def wrapper(self, *args, **kwargs):
-        if current_app.config.get("WTF_CSRF_ENABLED", True):
-            try:
-                validate_csrf(request.form.get("csrf_token"))
-            except ValidationError:
-                flash("Форма устарела или отправлена не с этой страницы: откройте страницу заново и повторите.",
-                      "danger")
-                return redirect(_back(self))
+        if not csrf_ok():
+            return redirect(_back(self))
         return view(self, *args, **kwargs)
 
     return wrapper

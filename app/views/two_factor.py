@@ -7,11 +7,13 @@
   (QR code + first code) and is signed in only once enrolled.
 * :class:`TwoFactorView` (``/two-factor/``): every staff user's own page: enrol, status, new
   recovery codes, turn off where optional.
+* An enrolment key is bound to the browser session it was shown in (its fingerprint waits in
+  the session): a reload there shows the same QR code; any other session (a second sign-in with
+  the same password, say) gets a new key, which makes the earlier one useless.
 * :class:`TwoFactorAdminView` (``/two-factor/staff/``): Admin resets someone's second factor.
 * :func:`enforce_enrolment`: a signed-in session whose user must have 2FA and has none (an Admin
   reset it, or the requirement came later) gets no page but enrolment.
 """
-import functools
 import time
 
 from flask import current_app, flash, g, redirect, request, session, url_for
@@ -22,15 +24,15 @@ from flask_appbuilder.security.forms import LoginForm_db
 from flask_appbuilder.security.views import AuthDBView
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_login import current_user, login_user
-from flask_wtf.csrf import validate_csrf
-from wtforms.validators import ValidationError
 
-from ..api.errors import error_response, message_for
+from ..api.errors import error_response
+from ..api.staff import two_factor_messages  # noqa: F401  (registers the error codes)
 from ..errors import DomainError, TooManyRequests
 from ..services import staff_two_factor as two_factor
+from .common import csrf_ok, csrf_protected, flash_domain_error
 
 PENDING = "staff_2fa_pending"
-STALE_FORM = "Форма устарела или отправлена не с этой страницы: откройте страницу заново и повторите."
+ENROLMENT = "staff_2fa_enrolment"
 
 
 # --- the sign-in waiting for its second step (Flask session) ----------------------------------
@@ -65,38 +67,30 @@ def _finish_sign_in(user, next_url):
     return redirect(next_url)
 
 
-def _csrf_ok():
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return True
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-        return True
-    except ValidationError:
-        flash(STALE_FORM, "danger")
-        return False
-
-
-def csrf_protected(view):
-    """As ``common.csrf_protected`` (not imported: ``app.security`` imports this module and the
-    engine imports ``app.security``): a POST without this session's CSRF token changes nothing."""
-    @functools.wraps(view)
-    def wrapper(self, *args, **kwargs):
-        if not _csrf_ok():
-            return redirect(url_for(f"{type(self).__name__}.{self.default_view}"))
-        return view(self, *args, **kwargs)
-
-    return wrapper
-
-
-def flash_domain_error(exc):
-    flash(message_for(exc.code, exc.params), "danger")
-
-
 def _refusal(exc):
     """Flash a refused code; the HTTP status and headers for the page shown again."""
-    flash(message_for(exc.code, exc.params), "danger")
+    flash_domain_error(exc)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else {}
     return exc.status, headers
+
+
+# --- the enrolment key shown in this browser session ---------------------------------------------
+
+def _shown_key(user):
+    """The fingerprint of the enrolment key this session was shown for ``user``; "" when none
+    (which matches no key: nothing to show again, and a confirmation is refused as stale)."""
+    data = session.get(ENROLMENT)
+    if isinstance(data, dict) and data.get("uid") == user.id and isinstance(data.get("key"), str):
+        return data["key"]
+    return ""
+
+
+def _show_key(user, fresh=False):
+    """The secret to show: the one this session was shown (a reload shows the same QR code), or,
+    with ``fresh`` or when the pending key was made for another session, a new one."""
+    record, secret = two_factor.begin_enrolment(user, keep=None if fresh else _shown_key(user))
+    session[ENROLMENT] = {"uid": user.id, "key": two_factor.fingerprint(record)}
+    return secret
 
 
 def _enrolment_context(user, secret):
@@ -118,6 +112,7 @@ class KabinetAuthDBView(AuthDBView):
         form = LoginForm_db()
         if form.validate_on_submit():
             session.pop(PENDING, None)
+            session.pop(ENROLMENT, None)
             next_url = get_safe_redirect(request.args.get("next", ""))
             user = self.appbuilder.sm.auth_user_db(form.username.data, form.password.data)
             if not user:
@@ -127,6 +122,9 @@ class KabinetAuthDBView(AuthDBView):
                 _start_pending(user, "verify", next_url)
                 return redirect(url_for(".verify"))
             if two_factor.is_required(user):
+                # every password sign-in gets a key of its own: a key made for an earlier sign-in
+                # (someone else's with the same password, perhaps) stops working now
+                _show_key(user, fresh=True)
                 _start_pending(user, "enrol", next_url)
                 return redirect(url_for(".enrol"))
             login_user(user, remember=False)
@@ -144,7 +142,7 @@ class KabinetAuthDBView(AuthDBView):
         user, next_url = pending
         status, headers = 200, {}
         if request.method == "POST":
-            if not _csrf_ok():
+            if not csrf_ok():
                 return redirect(url_for(".verify"))
             try:
                 used = two_factor.verify_any(user, request.form.get("code"))
@@ -176,23 +174,24 @@ class KabinetAuthDBView(AuthDBView):
             return redirect(url_for(".verify"))
         status, headers = 200, {}
         if request.method == "POST":
-            if not _csrf_ok():
+            if not csrf_ok():
                 return redirect(url_for(".enrol"))
             if request.form.get("action") == "restart":
-                two_factor.begin_enrolment(user, restart=True)
+                _show_key(user, fresh=True)
                 flash("Создан новый ключ: отсканируйте новый QR-код.", "info")
                 return redirect(url_for(".enrol"))
             try:
-                codes = two_factor.confirm_enrolment(user, request.form.get("code"))
+                codes = two_factor.confirm_enrolment(user, request.form.get("code"), key=_shown_key(user))
             except DomainError as exc:
                 status, headers = _refusal(exc)
             else:
                 session.pop(PENDING, None)
+                session.pop(ENROLMENT, None)
                 login_user(user, remember=False)
                 flash("Двухфакторный вход подключён.", "success")
                 return self.render_template("two_factor/codes.html", appbuilder=self.appbuilder, codes=codes,
                                             continue_url=next_url)
-        _record, secret = two_factor.begin_enrolment(user)
+        secret = _show_key(user)
         return self.render_template("two_factor/enrol.html", appbuilder=self.appbuilder, username=user.username,
                                     **_enrolment_context(user, secret)), status, headers
 
@@ -213,22 +212,20 @@ class TwoFactorView(BaseView):
         state = two_factor.status(g.user)
         enrolment = None
         if not state["enrolled"] and (state["pending"] or state["required"]):
-            _record, secret = two_factor.begin_enrolment(g.user)
-            enrolment = _enrolment_context(g.user, secret)
+            enrolment = _enrolment_context(g.user, _show_key(g.user))
         return self.render_template("two_factor/index.html", state=state, enrolment=enrolment)
 
     @expose("/begin", methods=["POST"])
     @has_access
     @csrf_protected
     def begin(self):
-        return self._act(lambda: two_factor.begin_enrolment(g.user))
+        return self._act(lambda: _show_key(g.user, fresh=True))
 
     @expose("/restart", methods=["POST"])
     @has_access
     @csrf_protected
     def restart(self):
-        return self._act(lambda: two_factor.begin_enrolment(g.user, restart=True),
-                         "Создан новый ключ: отсканируйте новый QR-код.")
+        return self._act(lambda: _show_key(g.user, fresh=True), "Создан новый ключ: отсканируйте новый QR-код.")
 
     @expose("/cancel", methods=["POST"])
     @has_access
@@ -241,7 +238,8 @@ class TwoFactorView(BaseView):
     @csrf_protected
     @no_cache
     def confirm(self):
-        return self._codes(lambda: two_factor.confirm_enrolment(g.user, request.form.get("code")),
+        return self._codes(lambda: two_factor.confirm_enrolment(g.user, request.form.get("code"),
+                                                                key=_shown_key(g.user)),
                            "Двухфакторный вход подключён.")
 
     @expose("/recovery-codes", methods=["POST"])
