@@ -45,6 +45,9 @@ class Config:
     # Only the serving process (make run) and worker.py run it; CLI commands do not.
     START_TICKER = _env_bool("START_TICKER", False)
     TICK_SECONDS = float(os.environ.get("TICK_SECONDS", "0.2"))
+    # The ticker looks for once-a-day tasks (reminders, autopay, e-bills) this often; 0 turns
+    # that off (run them with `flask kabinet daily` from cron instead).
+    DAILY_CHECK_SECONDS = float(os.environ.get("DAILY_CHECK_SECONDS", "300"))
 
     # How many proxies (load balancers) in front of the web processes may set X-Forwarded-For.
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))

@@ -47,5 +47,16 @@ def demo_totp_command():
                f"secret {DEMO_TOTP_SECRET})")
 
 
+@kabinet.command("daily")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), help="Run as on this day (default today).")
+@click.option("--task", "tasks", multiple=True, help="Only this task (repeatable).")
+def daily_command(day, tasks):
+    """Run the once-a-day tasks not yet run for the day (reminders, autopay, e-bills)."""
+    from .services import daily
+
+    for name, result in daily.run_due(day.date() if day else None, only=set(tasks) or None).items():
+        click.echo(f"{name}: {result}")
+
+
 def register_cli(app):
     app.cli.add_command(kabinet)

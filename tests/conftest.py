@@ -25,6 +25,7 @@ BASE_CONFIG = {
     "TESTING": True,
     "WTF_CSRF_ENABLED": False,
     "START_TICKER": False,
+    "DAILY_CHECK_SECONDS": 0,  # tests run the daily tasks themselves (app/services/daily.py)
     "SERVICE_HANDLER_MODULES": ["tests.support.handlers"],
     "SERVICE_TASK_BACKOFF_SECONDS": 0.05,
     "SCRIPT_TIME_LIMIT_SECONDS": 0.5,

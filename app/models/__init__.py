@@ -1,6 +1,28 @@
 """Every table, registered on Flask-AppBuilder's ``Model.metadata`` (the migration target)."""
 from flask_appbuilder.security.sqla import models as security  # noqa: F401
 
+from .accounts import (  # noqa: F401
+    Account,
+    Contract,
+    CustomerAccount,
+    CustomerContract,
+    ImportBatch,
+    ObjectEvent,
+    Supplier,
+    SupplierService,
+    Tariff,
+)
+from .billing import (  # noqa: F401
+    Autopay,
+    AutopayRun,
+    Bill,
+    BillLine,
+    Invoice,
+    Payment,
+    PaymentCallback,
+    PaymentItem,
+    SavedCard,
+)
 from .customers import (  # noqa: F401
     Customer,
     CustomerDevice,
@@ -11,7 +33,9 @@ from .customers import (  # noqa: F401
     RefreshToken,
     SecurityEvent,
 )
+from .meters import Meter, Reading, Reminder  # noqa: F401
 from .notifications import OutboxMessage  # noqa: F401
+from .schedule import DailyRun  # noqa: F401
 from .staff import StaffTwoFactor  # noqa: F401
 from .workflow import (  # noqa: F401
     HumanTask,

@@ -45,6 +45,8 @@ class OutboxMessage(Model):
     template = Column(String(64), nullable=False)
     body = Column(Text, nullable=False)
     context = Column(JSON)
+    # Files sent with an email: [{"filename", "content_type", "path"}], written before queueing.
+    attachments = Column(JSON)
     # queued | sending | retry | sent | failed
     status = Column(String(16), nullable=False, default="queued")
     attempts = Column(Integer, nullable=False, default=0)

@@ -82,7 +82,20 @@ def tick(batch=50):
     moved += _take_back_expired_leases(batch)
     moved += _requeue_lost(batch)
     moved += _outbox_sweep(batch)
+    _daily_tasks()
     return moved
+
+
+def _daily_tasks():
+    """Once-a-day work (app/services/daily.py), looked at every DAILY_CHECK_SECONDS per process."""
+    from ..services import daily
+
+    every = current_app.config["DAILY_CHECK_SECONDS"]
+    state = current_app.extensions.setdefault("kabinet_daily_checked", {"at": None})
+    if not every or (state["at"] is not None and time.monotonic() - state["at"] < every):
+        return
+    state["at"] = time.monotonic()
+    daily.run_due()
 
 
 def _outbox_sweep(batch):
