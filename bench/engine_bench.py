@@ -588,19 +588,23 @@ def start_gunicorn(res, url, args):
     proc = res.spawn(cmd, env, "gunicorn.log")
     proc.cmd = " ".join(cmd[1:-1]) + ' "app:create_app()"'
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    wait_http(proc, base + "/health")
+    return proc, base
+
+
+def wait_http(proc, url, timeout=60):
+    """Wait until the server of ``proc`` answers ``url``."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {tail(proc.log_path)[-3000:]}")
+            raise RuntimeError(f"server exited: {tail(proc.log_path)[-3000:]}")
         try:
-            if requests.get(base + "/health", timeout=2).status_code in (200, 503):
-                break
+            if requests.get(url, timeout=2).status_code in (200, 503):
+                return
         except requests.RequestException:
             pass
         time.sleep(0.2)
-    else:
-        raise RuntimeError("gunicorn did not come up")
-    return proc, base
+    raise RuntimeError(f"{url} did not come up")
 
 
 def login(base, username):
