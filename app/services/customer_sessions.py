@@ -86,10 +86,10 @@ def refresh(refresh_token):
     return tokens
 
 
-def _check_alive(session):
+def _check_alive(session, customer=None):
     if session is None or session.revoked_at is not None or session.expires_at <= utcnow():
         raise Unauthorized("session_ended")
-    customer = db.session.get(Customer, session.customer_id)
+    customer = customer or db.session.get(Customer, session.customer_id)
     if customer is None or customer.status != "active":
         raise Unauthorized("session_ended")
     return customer
@@ -102,12 +102,15 @@ def authenticate(access_token):
                             options={"require": ["exp", "sub", "sid", "aud"]})
     except jwt.PyJWTError:
         raise Unauthorized() from None
-    session = db.session.execute(
-        select(CustomerSession).where(CustomerSession.public_id == claims["sid"])
-    ).scalar_one_or_none()
-    if session is None or str(session.customer_id) != claims["sub"]:
+    # One statement for both rows: every client request pays for this.
+    found = db.session.execute(
+        select(CustomerSession, Customer).join(Customer, Customer.id == CustomerSession.customer_id)
+        .where(CustomerSession.public_id == claims["sid"])
+    ).one_or_none()
+    if found is None or str(found.CustomerSession.customer_id) != claims["sub"]:
         raise Unauthorized()
-    return _check_alive(session), session
+    session, customer = found
+    return _check_alive(session, customer), session
 
 
 def revoke(session, reason):
