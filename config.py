@@ -97,6 +97,9 @@ class Config:
     PROCESS_DEADLINES = _env_json("PROCESS_DEADLINES", {})
     # The embedded default's delivery sink for outbound messages (one line per message).
     OUTBOX_LOG_PATH = os.environ.get("OUTBOX_LOG_PATH", os.path.join(INSTANCE_DIR, "outbox.log"))
+    # Email attachments (bill PDFs) wait here until their message is final; workers on other
+    # machines need it on a shared volume.
+    OUTBOX_FILES_DIR = os.environ.get("OUTBOX_FILES_DIR", os.path.join(INSTANCE_DIR, "outbox_files"))
     FAB_INDEX_VIEW = "app.views.home.HomeIndexView"
     # Times are stored in UTC; the back-office screens show them in the staff's zone.
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "Europe/Moscow")
@@ -134,6 +137,30 @@ class Config:
     # The youngest customer a birth date may describe (years).
     PROFILE_MIN_AGE = int(os.environ.get("PROFILE_MIN_AGE", "14"))
 
+    # --- Accounts, registration by bill and by contract (AC, ID-2, ID-3; docs/accounts.md) -----
+    # The contact centre: "this is not my address" requests go to its email; the phone is what
+    # the ID-3 phone-mismatch error tells the customer to call.
+    CONTACT_CENTRE_EMAIL = os.environ.get("CONTACT_CENTRE_EMAIL", "contact-centre@kabinet.local")
+    CONTACT_CENTRE_PHONE = os.environ.get("CONTACT_CENTRE_PHONE", "8 800 000-00-00")
+    # Lookups of an account or contract by number show its address: per customer and per IP.
+    ACCOUNT_LOOKUP_LIMIT_PER_CUSTOMER = os.environ.get("ACCOUNT_LOOKUP_LIMIT_PER_CUSTOMER", "30 per hour")
+    ACCOUNT_LOOKUP_LIMIT_PER_IP = os.environ.get("ACCOUNT_LOOKUP_LIMIT_PER_IP", "60 per hour")
+    # Period + amount attempts per customer and account (per account at registration); counted
+    # before checking, so the 6th attempt within the window is refused (locked for an hour).
+    ACCOUNT_VERIFY_LIMIT = os.environ.get("ACCOUNT_VERIFY_LIMIT", "5 per hour")
+    # How long the address confirmation of a registration by bill may be carried on.
+    REGISTRATION_TICKET_SECONDS = int(os.environ.get("REGISTRATION_TICKET_SECONDS", "900"))
+    # Registration by contract: attempts per IP and per phone.
+    REGISTRATION_LIMIT_PER_IP = os.environ.get("REGISTRATION_LIMIT_PER_IP", "30 per hour")
+    REGISTRATION_LIMIT_PER_PHONE = os.environ.get("REGISTRATION_LIMIT_PER_PHONE", "5 per hour")
+
+    # --- Bills (BL-1..BL-3) -----------------------------------------------------------------------
+    # "Send the bill PDF to my email", per customer.
+    BILL_EMAIL_LIMIT = os.environ.get("BILL_EMAIL_LIMIT", "5 per hour")
+    # E-bills go out for bills issued this many days back at most (an import of old months or a
+    # late-enabled e-bill does not flood the mailbox with history).
+    EBILL_MAX_AGE_DAYS = int(os.environ.get("EBILL_MAX_AGE_DAYS", "45"))
+
     # --- Outbound delivery (outbox adapters) ----------------------------------------------------
     # Adapter per channel (docs/notifications.md): "file" writes a line to OUTBOX_LOG_PATH (the
     # embedded default), "console" to the log, "http" posts to an SMS / voice gateway, "smtp"
@@ -170,6 +197,18 @@ class Config:
     # A private CA that signed the relay's certificate (the system store otherwise).
     SMTP_CA_FILE = os.environ.get("SMTP_CA_FILE") or None
 
+    # --- Meters and readings (docs/meters.md) ----------------------------------------------------
+    # The deployment's local time zone: "today" for reading windows and reminders.
+    TIME_ZONE = os.environ.get("TIME_ZONE", "Europe/Moscow")
+    # A meter whose verification is due within this many days is flagged and reminded of, once.
+    METER_VERIFICATION_REMINDER_DAYS = int(os.environ.get("METER_VERIFICATION_REMINDER_DAYS", "30"))
+    # Readings reminders go by push where the customer wants it; with no push adapter deployed they
+    # go by this channel instead: "sms", "email" (when confirmed) or "" (not at all).
+    PUSH_FALLBACK_CHANNEL = os.environ.get("PUSH_FALLBACK_CHANNEL", "sms")
+    # Uploaded photos and files (random names; type checked by content), and the size limit.
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR", os.path.join(INSTANCE_DIR, "uploads"))
+    UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(5 * 1024 * 1024)))
+
     # --- Staff two-factor -----------------------------------------------------------------------
     # Roles that must sign in with a TOTP code (comma-separated); for the others it is optional.
     # Empty turns the requirement off (the test suite does; docs/security.md).
@@ -204,3 +243,13 @@ class Config:
     # Allowed difference between the provider's clock and ours when checking exp and iat.
     OIDC_CLOCK_SKEW_SECONDS = int(os.environ.get("OIDC_CLOCK_SKEW_SECONDS", "60"))
     OIDC_START_LIMIT_PER_IP = os.environ.get("OIDC_START_LIMIT_PER_IP", "30 per 10 minutes")
+
+    # --- Payments (docs/payments.md) ------------------------------------------------------------
+    # The acquiring adapter: "sandbox" (a pretend bank with a hosted test page) or "module:Class".
+    PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "sandbox")
+    # Saved cards per customer (BL-5), checks under way included (docs/cards-and-autopay.md).
+    SAVED_CARD_LIMIT = int(os.environ.get("SAVED_CARD_LIMIT", "5"))
+    # The sandbox signs its callbacks with this (derived from SECRET_KEY when unset).
+    PAYMENT_SANDBOX_SECRET = os.environ.get("PAYMENT_SANDBOX_SECRET") or None
+    # Where the sandbox posts its callbacks (this app's public address); the request's host if unset.
+    PAYMENT_CALLBACK_BASE_URL = os.environ.get("PAYMENT_CALLBACK_BASE_URL") or None

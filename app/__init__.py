@@ -65,6 +65,8 @@ def _register(app, appbuilder):
     from .cli import register_cli
     from .views import register_views
     from .views.email_confirmation import blueprint as email_confirmation_page
+    from .api.payment_callbacks import PaymentCallbackApi
+    from .views.sandbox_payments import blueprint as sandbox_payment_page
 
     errors.register(app)
     errors.register_jwt_errors(appbuilder.sm.jwt_manager)
@@ -73,4 +75,10 @@ def _register(app, appbuilder):
     register_client_api(appbuilder)
     register_views(appbuilder)
     app.register_blueprint(email_confirmation_page)  # the public page of email links
+    appbuilder.add_api(PaymentCallbackApi)  # signed by the provider, no token
+    if app.config["PAYMENT_PROVIDER"] == "sandbox":
+        # The sandbox provider's hosted page (a bank's page, not ours): absent with a real provider.
+        app.register_blueprint(sandbox_payment_page)
+        if app.extensions.get("csrf"):
+            app.extensions["csrf"].exempt(sandbox_payment_page)
     register_cli(app)

@@ -58,5 +58,59 @@ def daily_command(day, tasks):
         click.echo(f"{name}: {result}")
 
 
+@kabinet.command("import")
+@click.argument("kind", type=click.Choice(["accounts", "contracts", "meters", "readings", "bills", "payments",
+                                           "tariffs", "events", "suppliers", "services"]))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "file_format", type=click.Choice(["csv", "json"]), help="Default: the file's extension.")
+@click.option("--partial", is_flag=True, help="Import the rows without errors instead of nothing.")
+@click.option("--by", "started_by", default="cli", show_default=True, help="Who ran it (kept in the batch).")
+def import_command(kind, path, file_format, partial, started_by):
+    """Import a billing-system file (CSV or JSON, see docs/billing-import.md); exit 1 on errors."""
+    import os
+
+    from .services import billing_import
+
+    file_format = file_format or os.path.splitext(path)[1].lower().lstrip(".")
+    if file_format not in billing_import.FORMATS:
+        raise click.UsageError("give --format csv or json")
+    with open(path, "rb") as handle:
+        batch = billing_import.import_file(kind, handle.read(), file_format, filename=os.path.basename(path),
+                                           started_by=started_by, partial=partial)
+    for error in batch.errors[:50]:
+        click.echo(f"row {error['row']}, {error['column'] or '-'}: {error['message_en']} ({error['code']})", err=True)
+    click.echo(f"batch {batch.id} {batch.status}: "
+               + ", ".join(f"{name} {value}" for name, value in batch.stats.items()))
+    if batch.status != "done":
+        raise SystemExit(1)
+
+
+@kabinet.command("export")
+@click.argument("kind", type=click.Choice(["readings", "payments"]))
+@click.option("--format", "file_format", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--period", help="YYYY-MM: that month again, whatever was exported; marks unchanged.")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"]),
+              help="UTC time: everything changed since then again; marks unchanged.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="File to write (default: standard output).")
+@click.option("--by", "started_by", default="cli", show_default=True)
+def export_command(kind, file_format, period, since, output, started_by):
+    """Export customers' readings or Kabinet payments for the billing system. Without --period
+    or --since: what is not yet exported, marked exported in the same transaction."""
+    from .services import billing_export, periods
+
+    try:
+        period = periods.parse(period) if period else None
+    except ValueError:
+        raise click.BadParameter("YYYY-MM", param_hint="--period") from None
+    batch, content, filename = billing_export.export(kind, file_format, period=period, since=since,
+                                                     started_by=started_by)
+    if output:
+        with open(output, "wb") as handle:
+            handle.write(content)
+    else:
+        click.echo(content, nl=False)
+    click.echo(f"batch {batch.id}: {batch.stats['rows']} rows ({filename}), marked {batch.stats['marked']}", err=True)
+
+
 def register_cli(app):
     app.cli.add_command(kabinet)

@@ -6,6 +6,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from .bootstrap import deploy_shipped, ensure_staff, init_security
+from .demo_billing import load_demo_billing
 from .demo_customers import load_demo_customers
 from .extensions import db
 from .models.workflow import HumanTask, ProcessInstance, ServiceJob
@@ -49,6 +50,7 @@ def load_demo():
     enrol_demo_staff()
     deploy_shipped()
     customers = load_demo_customers()
+    customers += "; " + load_demo_billing()
     if db.session.execute(select(ProcessInstance.id).limit(1)).first():
         return f"demo data already present ({created_users} staff users added); {customers}{TWO_FACTOR_NOTE}"
 

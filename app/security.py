@@ -49,6 +49,17 @@ _OWN_ACCOUNT = [
 
 _SEE_CUSTOMERS = [["CustomerView", "can_read|menu_access"], ["Customers", "menu_access"]]
 
+# Счета и начисления (app/views/__init__.py register_billing_views). Anchored with "$": FAB
+# matches these names as regex prefixes, and "BillView" must not grant some later "BillViewApi".
+_SUPPLIER_SETUP = ("SupplierView", "TariffView", "ReadingWindowView")
+_IMPORTED = ("AccountView", "CustomerAccountView", "ContractView", "ObjectEventView", "MeterView", "ReadingView",
+             "AbnormalReadings", "BillView", "PaymentView", "InvoiceView", "SavedCardView", "AutopayView")
+
+
+def _billing(views, permissions=_READ):
+    return [[f"{view}$", permissions] for view in views] + [["Billing$", "menu_access"]]
+
+
 # FAB_ROLES: regex pairs [view, permission], checked at request time, so a role's
 # permissions live in code review, not in a database edit.
 ROLE_PERMISSIONS = {
@@ -56,14 +67,18 @@ ROLE_PERMISSIONS = {
     # Call centre also ends a customer's sessions when a phone is lost.
     "Operator": _WORK_TASKS + _SEE_INSTANCES + _SEE_CUSTOMERS + [["CustomerView", "can_write"],
                                                                    ["Messages", "can_write"]] + _OWN_ACCOUNT
-    + [["OutboxView", _READ], ["Monitoring", "menu_access"]],  # outbound messages: read-only
+    + [["OutboxView", _READ], ["Monitoring", "menu_access"]]  # outbound messages: read-only
+    + _billing(_SUPPLIER_SETUP + _IMPORTED),  # answers questions on accounts, bills and payments
     # Dispatchers may cancel/suspend/resume/retry, on the API and on the instance screen alike.
     "Dispatcher": _WORK_TASKS + _SEE_INSTANCES + [
         ["ProcessInstances", "can_write"],
         ["ProcessInstanceView", "can_write"],
-    ] + _OWN_ACCOUNT,
-    "Technician": _WORK_TASKS + [["Messages", "can_write"]] + _OWN_ACCOUNT,
-    "Billing": _WORK_TASKS + _SEE_INSTANCES + _SEE_CUSTOMERS + [["Messages", "can_write"]] + _OWN_ACCOUNT,
+    ] + _OWN_ACCOUNT + _billing(("MeterView", "ReadingView")),  # plans meter visits
+    "Technician": _WORK_TASKS + [["Messages", "can_write"]] + _OWN_ACCOUNT + _billing(("MeterView",)),
+    # Billing sets up suppliers, tariffs and windows; imported data changes only by import.
+    "Billing": _WORK_TASKS + _SEE_INSTANCES + _SEE_CUSTOMERS + [["Messages", "can_write"]] + _OWN_ACCOUNT
+    + _billing(_SUPPLIER_SETUP, "can_read|can_write|can_list|can_show|menu_access") + _billing(_IMPORTED)
+    + [["BillingImportView$", "can_read|can_write|menu_access"]],  # imports and exports (billing_import)
     # Analysts model and deploy processes and run the monitor.
     "Analyst": _WORK_TASKS + _SEE_INSTANCES + [
         ["ProcessDefinitions", "can_read|can_write|can_start|menu_access"],
@@ -73,8 +88,10 @@ ROLE_PERMISSIONS = {
         ["IncidentView", ".*"],
         ["Incidents", "menu_access"],
         ["Messages", "can_write"],
-    ] + _OWN_ACCOUNT,
-    "ContentEditor": [["Content", "menu_access"]] + _OWN_ACCOUNT,
+    ] + _OWN_ACCOUNT + _billing(_SUPPLIER_SETUP + ("ReadingView", "AbnormalReadings", "BillView", "PaymentView",
+                                                   "InvoiceView")),
+    # Tariffs and reading windows are published content (SPEC AD-6): read here, set by Billing.
+    "ContentEditor": [["Content", "menu_access"]] + _OWN_ACCOUNT + _billing(("TariffView", "ReadingWindowView")),
 }
 
 

@@ -118,14 +118,14 @@ def calls(clients, base_value):
 
     def summary(index, n):
         token, _accounts, _meters = clients[index % len(clients)]
-        return "GET", "/api/v1/client/accounts/summary", {"Authorization": f"Bearer {token}"}, None, 200
+        return "GET", "/api/v1/client/accounts/summary", {"Authorization": f"Bearer {token}"}, None, (200,)
 
     def reading(index, n):
         token, _accounts, meters = clients[index % len(clients)]
         meter = meters[n % len(meters)]
         value = f"{Decimal(base_value + 50) + Decimal(n) / 100:.2f}"
         return ("POST", f"/api/v1/client/meters/{meter}/readings", {"Authorization": f"Bearer {token}"},
-                {"values": [{"zone": 1, "value": value}]}, 200)
+                {"values": [{"zone": 1, "value": value}]}, (200, 201))
 
     return {"summary": summary, "reading": reading}
 

@@ -90,7 +90,7 @@ async def _run(base, clients, seconds, make_call, think_seconds):
                     errors[type(failure).__name__] = errors.get(type(failure).__name__, 0) + 1
                     continue
                 latencies.append((time.perf_counter() - started) * 1000)
-                if status != expect:
+                if status not in expect:
                     key = f"{status}: {str(answer)[:120]}"
                     errors[key] = errors.get(key, 0) + 1
         finally:
@@ -108,5 +108,5 @@ async def _run(base, clients, seconds, make_call, think_seconds):
 
 def run(base, clients, seconds, make_call, think_seconds=0.0):
     """Drive ``clients`` concurrent clients for ``seconds``; ``make_call(client, n)`` returns
-    ``(method, path, headers, body, expected_status)`` for a client's n-th request."""
+    ``(method, path, headers, body, expected_statuses)`` for a client's n-th request."""
     return asyncio.run(_run(base, clients, seconds, make_call, think_seconds))

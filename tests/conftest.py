@@ -37,6 +37,9 @@ BASE_CONFIG = {
     "OTP_REQUEST_LIMIT_PER_IP": "100000 per hour",
     "SIGN_IN_LIMIT_PER_IP": "100000 per hour",
     "OUTBOX_LOG_PATH": os.path.join(os.environ.get("TMPDIR", "/tmp"), f"kabinet-test-outbox-{os.getpid()}.log"),
+    # Files the tests make (bill PDFs for email, reading photos) stay out of the project's instance/.
+    "OUTBOX_FILES_DIR": os.path.join(os.environ.get("TMPDIR", "/tmp"), f"kabinet-test-outbox-files-{os.getpid()}"),
+    "UPLOAD_DIR": os.path.join(os.environ.get("TMPDIR", "/tmp"), f"kabinet-test-uploads-{os.getpid()}"),
 }
 
 

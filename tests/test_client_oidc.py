@@ -81,7 +81,7 @@ def fresh(fake):
 
 def error(response):
     body = response.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}, body
+    assert set(body) == {"error"} and {"code", "message", "fields"} <= set(body["error"]) <= {"code", "message", "fields", "params"}, body
     return body["error"]
 
 

@@ -10,7 +10,7 @@ from itsdangerous import URLSafeTimedSerializer
 from itsdangerous.timed import TimestampSigner
 from sqlalchemy import or_, select, update
 
-from app.api.client import messages, profile_messages  # noqa: F401  (the codes' texts)
+from app.api.client import messages as _client_messages, profile_messages  # noqa: F401  (the codes' texts)
 from app.api.errors import MESSAGES
 from app.extensions import db
 from app.models.customers import (

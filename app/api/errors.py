@@ -114,9 +114,24 @@ def message_for(code, params=None):
         return template
 
 
+def _plain(value):
+    """A parameter as JSON carries it: dates as ISO text, decimals as exact strings."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
 def error_response(status, code, fields=None, params=None, message=None):
     body = {"error": {"code": code, "message": message or message_for(code, params),
                       "fields": _translate_fields(fields or {}, params)}}
+    if params:
+        # The figures of the message (window dates, previous reading, seconds to wait) for apps
+        # that lay the refusal out themselves.
+        body["error"]["params"] = _plain(params)
     response = jsonify(body)
     response.status_code = status
     return response

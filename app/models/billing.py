@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import relationship
 
@@ -91,6 +92,9 @@ class Invoice(Model):
     process_instance_id = Column(Integer, ForeignKey("process_instance.id", ondelete="SET NULL"))
     created_at = Column(DateTime, nullable=False, default=utcnow)
     paid_at = Column(DateTime)
+    # When the engine got ``payment_confirmed`` for it (or nobody could ever wait for it); a paid
+    # invoice without it is retried by the daily task (services/payment_callbacks.py).
+    message_sent_at = Column(DateTime)
 
 
 class SavedCard(Model):
@@ -103,7 +107,8 @@ class SavedCard(Model):
     public_id = Column(String(32), nullable=False, unique=True)
     customer_id = Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False, index=True)
     provider = Column(String(32), nullable=False)
-    token = Column(String(128), nullable=False)
+    # Set when the check charge succeeds; cleared when the card is deleted (nothing can charge it then).
+    token = Column(String(128))
     # "•••• 4242", brand and expiry as the provider reported them, for the list.
     masked_number = Column(String(32), nullable=False, default="")
     brand = Column(String(16), nullable=False, default="")
@@ -137,8 +142,12 @@ class Payment(Model):
     currency = Column(String(3), nullable=False, default="RUB")
     # The key the app sent: a retried request returns the same payment instead of a second one.
     idempotency_key = Column(String(64))
+    # A hash of the request the key came with: the same key with another request is refused.
+    request_fingerprint = Column(String(64))
     provider = Column(String(32))
     provider_payment_id = Column(String(64))
+    # The provider's hosted page for this payment (a retried request gets the same one back).
+    confirmation_url = Column(String(2048))
     card_id = Column(Integer, ForeignKey("saved_card.id", ondelete="SET NULL"))
     receipt_email = Column(String(254))
     receipt_sent_at = Column(DateTime)
@@ -192,6 +201,9 @@ class Autopay(Model):
     up (BL-6)."""
 
     __tablename__ = "autopay"
+    # One active autopay per account, whoever set it up (two would pay the month twice).
+    __table_args__ = (Index("uq_autopay_active_account", "account_id", unique=True,
+                            postgresql_where=text("active"), sqlite_where=text("active")),)
 
     id = Column(Integer, primary_key=True)
     public_id = Column(String(32), nullable=False, unique=True)
@@ -218,6 +230,7 @@ class AutopayRun(Model):
 
     id = Column(Integer, primary_key=True)
     autopay_id = Column(Integer, ForeignKey("autopay.id", ondelete="CASCADE"), nullable=False)
+    autopay = relationship("Autopay")
     period = Column(Date, nullable=False)
     payment_id = Column(Integer, ForeignKey("payment.id", ondelete="SET NULL"))
     # started | succeeded | failed | skipped (nothing due)

@@ -4,7 +4,7 @@ Every client feature on an account (meters, readings, bills, payments) starts he
 the customer has not linked is "not found" (never "forbidden", which would confirm it exists).
 Readings and payments also need the link verified (ID-2).
 """
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from ..errors import Forbidden, NotFound
@@ -12,13 +12,15 @@ from ..extensions import db
 from ..models.accounts import CustomerAccount
 
 
+# Built once: every feature on an account starts here (see customer_sessions for why).
+_LINK = (select(CustomerAccount).options(joinedload(CustomerAccount.account))
+         .where(CustomerAccount.customer_id == bindparam("customer_id"),
+                CustomerAccount.account_id == bindparam("account_id")))
+
+
 def link(customer_id, account_id):
-    """The customer's link to ``account_id`` (with its account and supplier loaded)."""
-    found = db.session.execute(
-        select(CustomerAccount)
-        .options(joinedload(CustomerAccount.account))
-        .where(CustomerAccount.customer_id == customer_id, CustomerAccount.account_id == account_id)
-    ).scalar_one_or_none()
+    """The customer's link to ``account_id`` (with its account loaded)."""
+    found = db.session.execute(_LINK, {"customer_id": customer_id, "account_id": account_id}).scalar_one_or_none()
     if found is None:
         raise NotFound("account_not_found", id=account_id)
     return found

@@ -6,18 +6,24 @@ number of tickers and workers at once: the loser of the insert skips the task.
 """
 import importlib
 import logging
-from datetime import date
 
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models.schedule import DailyRun
 from ..models.workflow import utcnow
+from . import periods
 
 log = logging.getLogger(__name__)
 
 # name -> "module:function" (imported when run, so a task's module may import anything).
-TASKS = {}
+TASKS = {
+    "reading_window_reminders": "app.services.reading_reminders:send_window_reminders",
+    "meter_verification_reminders": "app.services.reading_reminders:send_verification_reminders",
+    "ebills": "app.services.ebills:send_new_bills",
+    "autopay": "app.services.autopay:run_due",
+    "payment_confirmed_retry": "app.services.payment_callbacks:retry_engine_messages",
+}
 
 
 def _resolve(target):
@@ -40,7 +46,7 @@ def _claim(task, day):
 def run_due(today=None, only=None):
     """Run each task (or those named in ``only``) that has not run for ``today``; returns
     ``{task: result}`` of the tasks this call ran."""
-    today = today or date.today()
+    today = today or periods.local_today()
     ran = {}
     for name, target in TASKS.items():
         if only and name not in only:

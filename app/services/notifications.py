@@ -1,6 +1,9 @@
 """Messages to customers: every message is an outbox row first, delivered by a job after the
 transaction that wrote it commits (``app/services/outbox.py``, adapters in ``delivery/``,
 docs/notifications.md). The embedded default delivers to a line in ``OUTBOX_LOG_PATH``."""
+import os
+
+from flask import current_app
 from sqlalchemy import select
 
 from ..extensions import db
@@ -10,6 +13,8 @@ from .outbox import wait_for_delivery  # noqa: F401  (tests and the demo wait fo
 from .secrets import public_id
 
 TEMPLATES = {
+    "autopay_failed": "Автоплатёж {amount} руб. по лицевому счёту {account} за {period} не прошёл: {reason}. "
+                      "Автоплатёж остаётся включённым; проверьте карту {card} в Кабинете или оплатите вручную.",
     "verification_accepted": "Заявка {request} на поверку счётчика {meter} принята.",
     "verification_scheduled": "Поверка счётчика {meter} назначена на {visit_date}.",
     "verification_escalated": "Поверка счётчика {meter}: визит назначается в приоритетном порядке.",
@@ -36,6 +41,43 @@ TEMPLATES = {
     ),
     "phone_changed": "Номер телефона в Кабинете изменён на {new_phone}. Если это были не вы, "
                      "обратитесь в контактный центр.",
+    # Registration by contract (ID-3) and by bill (ID-2); the contact centre's emails (AC-2, ID-2).
+    "registration_password": "Пароль для входа в Кабинет по договору {contract}: {password}. Логин — номер "
+                             "телефона. Никому не сообщайте пароль.",
+    "registration_phone_registered": "Этот номер уже зарегистрирован в Кабинете: войдите или восстановите пароль.",
+    "contact_centre_not_my_address": (
+        "Регистрация по квитанции: клиент сообщает, что адрес лицевого счёта не его.\n\n"
+        "Лицевой счёт: {number} ({supplier})\nПоказанный адрес: {address}\n"
+        "Телефон: {phone}\nФИО: {full_name}\nEmail: {email}\nКомментарий: {comment}"
+    ),
+    "contact_centre_supply_concluded": (
+        "Клиент сообщил о заключении договора энергоснабжения по договору технологического "
+        "присоединения {contract} ({supplier}).\n\nКлиент: {customer}, телефон {phone}"
+    ),
+    "reading_window_opens": "Пора передать показания счётчиков по лицевому счёту {account} ({supplier}): "
+                            "приём с {opens} по {closes}.",
+    "reading_window_closes": "Завтра, {closes}, последний день приёма показаний по лицевому счёту {account} "
+                             "({supplier}). Передайте их в Кабинете.",
+    "meter_verification_due": "Срок поверки счётчика {meter} (лицевой счёт {account}) — {due}. "
+                              "Заказать поверку можно в Кабинете.",
+    "payment_receipt": (
+        "Здравствуйте, {name}!\n\n"
+        "Платёж {payment} на сумму {amount} руб. принят {paid_at}.\n\n"
+        "{items}\n\n"
+        "Спасибо, что пользуетесь Кабинетом."
+    ),
+    "bill_pdf": (
+        "Здравствуйте, {name}!\n\n"
+        "Квитанция по лицевому счёту {account} ({supplier}) за {period} во вложении.\n"
+        "К оплате: {total} руб. Оплатить можно в Кабинете."
+    ),
+    "ebill": (
+        "Здравствуйте, {name}!\n\n"
+        "Новая квитанция по лицевому счёту {account} ({supplier}) за {period} во вложении.\n"
+        "К оплате: {total} руб. Оплатить можно в Кабинете.\n\n"
+        "Вы получаете это письмо, потому что включили электронные квитанции по этому счёту; "
+        "отключить их можно в Кабинете."
+    ),
 }
 
 
@@ -44,11 +86,23 @@ class _Defaults(dict):
         return "—"
 
 
+def attachment_file(data, filename, content_type):
+    """Write ``data`` to a new file in ``OUTBOX_FILES_DIR`` for an email's ``attachments=``; the
+    outbox removes it once the message is final. Every web and worker machine must see the
+    directory (a shared volume) when workers run elsewhere."""
+    directory = current_app.config["OUTBOX_FILES_DIR"]
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"{public_id()}{os.path.splitext(filename)[1]}")
+    with open(path, "xb") as handle:
+        handle.write(data)
+    return {"filename": filename, "content_type": content_type, "path": path}
+
+
 def queue_message(idempotency_key, channel, recipient, template, context, *, customer_id=None,
-                  queue="default", subject=None):
+                  queue="default", subject=None, attachments=None):
     """Add a message to the outbox once per key; returns the row (existing or new, status
     ``queued``). It is delivered by a job on ``queue`` once the surrounding transaction commits,
-    and never if it rolls back."""
+    and never if it rolls back. ``attachments`` (emails only): dicts from :func:`attachment_file`."""
     if queue not in outbox.QUEUES:
         raise ValueError(f"queue must be one of {outbox.QUEUES}, not {queue!r}")
     existing = db.session.execute(
@@ -60,7 +114,7 @@ def queue_message(idempotency_key, channel, recipient, template, context, *, cus
     message = OutboxMessage(
         idempotency_key=idempotency_key, channel=channel, recipient=recipient or "unknown",
         template=template, body=body, context=context, customer_id=customer_id, queue=queue,
-        subject=subject, status="queued", attempts=0,
+        subject=subject, status="queued", attempts=0, attachments=attachments or None,
     )
     db.session.add(message)
     db.session.flush()
@@ -69,11 +123,11 @@ def queue_message(idempotency_key, channel, recipient, template, context, *, cus
 
 
 def send(channel, recipient, template, context, *, customer_id=None, queue="default",
-         idempotency_key=None, subject=None):
+         idempotency_key=None, subject=None, attachments=None):
     """Put a message in the outbox for delivery by ``channel``'s adapter; returns the row.
 
     ``queue="high"`` is for messages a customer is waiting for (one-time codes), ``bulk`` for
     mass mailings; ``subject`` is the email's subject line.
     """
     return queue_message(idempotency_key or f"{template}:{public_id()}", channel, recipient, template, context,
-                         customer_id=customer_id, queue=queue, subject=subject)
+                         customer_id=customer_id, queue=queue, subject=subject, attachments=attachments)

@@ -21,8 +21,12 @@ nothing on disk here, so the ticker can always rebuild the queue from the table)
 * One-time codes and link tokens (context keys in ``SECRET_CONTEXT_KEYS``) are masked wherever
   staff see a message (the outbox screen, ``last_error``), and such messages are never re-sent by
   staff: the code has expired by then, the customer asks for a new one.
+* An email's attachments are files in ``OUTBOX_FILES_DIR`` (written before the row is queued);
+  they are removed once the message is final (sent, or failed for good), so a staff retry of a
+  failed message with attachments fails again: the sender makes a new message instead.
 """
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -135,6 +139,7 @@ def deliver(message_id):
     outgoing = delivery.Outgoing(
         id=claimed.id, channel=claimed.channel, recipient=claimed.recipient, subject=claimed.subject,
         body=claimed.body, key=claimed.idempotency_key, attempt=claimed.attempts,
+        attachments=tuple(claimed.attachments or ()),
     )
     provider = None
     if _expired(claimed.context):
@@ -173,7 +178,8 @@ def _claim(message_id):
         .where(m.id == message_id,
                or_(m.status == "queued", and_(m.status == "retry", m.next_attempt_at <= now)))
         .values(status="sending", attempts=m.attempts + 1, next_attempt_at=now + lease, updated_at=now)
-        .returning(m.id, m.channel, m.recipient, m.subject, m.body, m.idempotency_key, m.attempts, m.context)
+        .returning(m.id, m.channel, m.recipient, m.subject, m.body, m.idempotency_key, m.attempts, m.context,
+                   m.attachments)
     ).first()
     db.session.commit()
     return claimed
@@ -203,10 +209,24 @@ def _sent(claimed, result):
     values = {"status": "sent", "provider": (result.provider or "")[:32] or None,
               "provider_message_id": result.message_id[:128] if result.message_id else None,
               "sent_at": now, "updated_at": now, "next_attempt_at": None, **_redacted(claimed.body, claimed.context)}
-    if not _record(claimed, values):
+    if _record(claimed, values):
+        remove_attachments(claimed.attachments)
+    else:
         log.warning("outbox message %s: attempt %s delivered after its lease was taken back",
                     claimed.id, claimed.attempts)
     return "sent"
+
+
+def remove_attachments(attachments):
+    """A final message (sent or failed) needs its files no more: they may hold a customer's
+    bill, so they are not left lying in OUTBOX_FILES_DIR."""
+    for attachment in attachments or ():
+        try:
+            os.remove(attachment["path"])
+        except FileNotFoundError:
+            pass
+        except OSError:
+            log.warning("cannot remove outbox attachment %s", attachment.get("path"), exc_info=True)
 
 
 def describe_error(exc, body, context):
@@ -234,7 +254,8 @@ def _failed(claimed, exc, provider):
         values.update(status=status, next_attempt_at=None, **_redacted(claimed.body, claimed.context))
     log.warning("outbox message %s (%s) attempt %s → %s: %s", claimed.id, claimed.channel, claimed.attempts,
                 status, error)
-    _record(claimed, values)
+    if _record(claimed, values) and status == "failed":
+        remove_attachments(claimed.attachments)
     return status
 
 
@@ -261,7 +282,7 @@ def _take_back_expired(batch):
     m = OutboxMessage
     now = utcnow()
     expired = db.session.execute(
-        select(m.id, m.queue, m.attempts, m.body, m.context)
+        select(m.id, m.queue, m.attempts, m.body, m.context, m.attachments)
         .where(m.status == "sending", m.next_attempt_at < now).limit(batch)
     ).all()
     if not expired:
@@ -270,7 +291,7 @@ def _take_back_expired(batch):
     limit = current_app.config["OUTBOX_MAX_ATTEMPTS"]
     for row in expired:
         if row.attempts >= limit:
-            db.session.execute(
+            failed = db.session.execute(
                 update(m).where(m.id == row.id, m.status == "sending", m.next_attempt_at < now)
                 .values(status="failed", next_attempt_at=None, updated_at=now,
                         last_error=f"the worker delivering attempt {row.attempts} was lost (lease expired); "
@@ -278,6 +299,8 @@ def _take_back_expired(batch):
                 .execution_options(synchronize_session=False)
             )
             db.session.commit()
+            if failed.rowcount:
+                remove_attachments(row.attachments)
     return _requeue([(r.id, r.queue) for r in expired if r.attempts < limit],
                     m.status == "sending", m.next_attempt_at < now)
 

@@ -1,5 +1,14 @@
 """Billing periods are months, kept as the month's first day (``date(2026, 11, 1)``)."""
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+
+def local_today():
+    """Today in the deployment's time zone (``TIME_ZONE``): windows, bills and reminders follow
+    the customers' calendar, not the server's UTC clock."""
+    return datetime.now(ZoneInfo(current_app.config["TIME_ZONE"])).date()
 
 
 def month_start(day):

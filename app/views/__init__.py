@@ -32,3 +32,43 @@ def register_views(appbuilder):
 
     appbuilder.add_view(OutboxView, "OutboxView", label="Исходящие сообщения", icon="fa-paper-plane",
                         category="Monitoring", category_label="Мониторинг", category_icon="fa-heartbeat")
+    register_billing_views(appbuilder)
+    from .billing_import import BillingImportView
+
+    appbuilder.add_view(BillingImportView, "BillingImportView", label="Обмен с биллингом", icon="fa-exchange",
+                        category="Billing")
+
+
+def register_billing_views(appbuilder):
+    """Suppliers, accounts, meters, bills and payments: category "Billing" («Счета и начисления»)."""
+    from .accounts import AccountView, ContractView, CustomerAccountView, ObjectEventView
+    from .bills import (AutopayRunView, AutopayView, BillLineView, BillView, InvoiceView, PaymentItemView,
+                        PaymentView, SavedCardView)
+    from .meters import ABNORMAL_READINGS_URL, MeterView, ReadingView
+    from .suppliers import ReadingWindowView, SupplierServiceView, SupplierView, TariffView
+
+    category = {"category": "Billing"}
+    appbuilder.add_view(SupplierView, "SupplierView", label="Поставщики", icon="fa-industry",
+                        category_label="Счета и начисления", category_icon="fa-rub", **category)
+    appbuilder.add_view(TariffView, "TariffView", label="Тарифы", icon="fa-tags", **category)
+    appbuilder.add_view(ReadingWindowView, "ReadingWindowView", label="Окна приёма показаний", icon="fa-calendar",
+                        **category)
+    appbuilder.add_separator("Billing")
+    appbuilder.add_view(AccountView, "AccountView", label="Лицевые счета", icon="fa-home", **category)
+    appbuilder.add_view(CustomerAccountView, "CustomerAccountView", label="Привязки клиентов", icon="fa-link",
+                        **category)
+    appbuilder.add_view(ContractView, "ContractView", label="Договоры", icon="fa-file-text-o", **category)
+    appbuilder.add_view(ObjectEventView, "ObjectEventView", label="События охраны", icon="fa-shield", **category)
+    appbuilder.add_view(MeterView, "MeterView", label="Приборы учёта", icon="fa-tachometer", **category)
+    appbuilder.add_view(ReadingView, "ReadingView", label="Показания", icon="fa-pencil-square-o", **category)
+    appbuilder.add_link("AbnormalReadings", href=ABNORMAL_READINGS_URL, label="Аномальные показания",
+                        icon="fa-exclamation-circle", **category)
+    appbuilder.add_separator("Billing")
+    appbuilder.add_view(BillView, "BillView", label="Начисления (счета)", icon="fa-file-text", **category)
+    appbuilder.add_view(PaymentView, "PaymentView", label="Платежи", icon="fa-credit-card", **category)
+    appbuilder.add_view(InvoiceView, "InvoiceView", label="Счета на оплату услуг", icon="fa-file-o", **category)
+    appbuilder.add_view(SavedCardView, "SavedCardView", label="Сохранённые карты", icon="fa-credit-card-alt",
+                        **category)
+    appbuilder.add_view(AutopayView, "AutopayView", label="Автоплатежи", icon="fa-refresh", **category)
+    for related in (SupplierServiceView, BillLineView, PaymentItemView, AutopayRunView):
+        appbuilder.add_view_no_menu(related)

@@ -97,7 +97,7 @@ def upgrade():
     sa.Column('public_id', sa.String(length=32), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('provider', sa.String(length=32), nullable=False),
-    sa.Column('token', sa.String(length=128), nullable=False),
+    sa.Column('token', sa.String(length=128), nullable=True),
     sa.Column('masked_number', sa.String(length=32), nullable=False),
     sa.Column('brand', sa.String(length=16), nullable=False),
     sa.Column('expires', sa.String(length=7), nullable=False),
@@ -147,6 +147,8 @@ def upgrade():
     with op.batch_alter_table('autopay', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_autopay_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_autopay_next_run_on'), ['next_run_on'], unique=False)
+        batch_op.create_index('uq_autopay_active_account', ['account_id'], unique=True,
+                              postgresql_where=sa.text('active'), sqlite_where=sa.text('active'))
 
     op.create_table('bill',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -216,6 +218,7 @@ def upgrade():
     sa.Column('process_instance_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('paid_at', sa.DateTime(), nullable=True),
+    sa.Column('message_sent_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['account.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['process_instance_id'], ['process_instance.id'], ondelete='SET NULL'),
@@ -274,8 +277,10 @@ def upgrade():
     sa.Column('amount', sa.Numeric(precision=12, scale=2), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('idempotency_key', sa.String(length=64), nullable=True),
+    sa.Column('request_fingerprint', sa.String(length=64), nullable=True),
     sa.Column('provider', sa.String(length=32), nullable=True),
     sa.Column('provider_payment_id', sa.String(length=64), nullable=True),
+    sa.Column('confirmation_url', sa.String(length=2048), nullable=True),
     sa.Column('card_id', sa.Integer(), nullable=True),
     sa.Column('receipt_email', sa.String(length=254), nullable=True),
     sa.Column('receipt_sent_at', sa.DateTime(), nullable=True),
@@ -486,6 +491,7 @@ def downgrade():
 
     op.drop_table('bill')
     with op.batch_alter_table('autopay', schema=None) as batch_op:
+        batch_op.drop_index('uq_autopay_active_account')
         batch_op.drop_index(batch_op.f('ix_autopay_next_run_on'))
         batch_op.drop_index(batch_op.f('ix_autopay_customer_id'))
 

@@ -1,11 +1,21 @@
 """Client REST API for customers' apps: /api/v1/client/…, in the same OpenAPI document."""
+from . import st00012_messages  # noqa: F401  (QR payload errors are raised by several features)
 
 
 def register_client_api(appbuilder):
+    from .accounts import ClientAccountsApi, ClientContractsApi
     from .auth import ClientAuthApi
+    from .autopay import ClientAutopayApi
+    from .bills import ClientBillsApi
+    from .cards import ClientCardsApi
     from .devices import ClientDevicesApi
+    from .meters import ClientMetersApi
     from .oidc import ClientOidcApi
+    from .payments import ClientInvoicesApi, ClientPaymentsApi, ClientTopUpApi
     from .profile import ClientProfileApi
+    from .registration import ClientRegistrationApi
 
-    for api in (ClientAuthApi, ClientDevicesApi, ClientOidcApi, ClientProfileApi):
+    for api in (ClientAuthApi, ClientDevicesApi, ClientOidcApi, ClientProfileApi, ClientBillsApi, ClientMetersApi,
+                ClientPaymentsApi, ClientTopUpApi, ClientInvoicesApi, ClientCardsApi, ClientAutopayApi,
+                ClientAccountsApi, ClientContractsApi, ClientRegistrationApi):
         appbuilder.add_api(api)

@@ -21,6 +21,8 @@ class Outgoing:
     # Stable across attempts (the outbox idempotency key): gateways may deduplicate by it.
     key: str
     attempt: int
+    # Files to send with an email: ({"filename", "content_type", "path"}, ...).
+    attachments: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The embedded default: one line per message in ``OUTBOX_LOG_PATH`` (``instance/outbox.log``).
 
 The line is ``<iso time> <channel> <recipient> <body>``; the demo and the tests read one-time
-codes from it. Line breaks in the body are written as ``\\n`` so that a message stays one line.
+codes from it. Line breaks in the body are written as ``\\n`` so that a message stays one line;
+an email's attachments are named at its end: ``[attachments: bill-….pdf]``.
 ``console`` writes the same line to the process log instead of a file.
 """
 import logging
@@ -17,6 +18,8 @@ _lock = threading.Lock()
 
 def line(message):
     body = message.body.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
+    if message.attachments:
+        body += " [attachments: " + ", ".join(a["filename"] for a in message.attachments) + "]"
     return f"{utcnow().isoformat()} {message.channel} {message.recipient} {body}\n"
 
 

@@ -3,6 +3,7 @@
 Settings: ``SMTP_HOST``, ``SMTP_PORT``, ``SMTP_SECURITY`` (``starttls`` | ``ssl`` | ``none``),
 ``SMTP_USERNAME`` / ``SMTP_PASSWORD`` (login only when a user is set), ``SMTP_FROM``,
 ``SMTP_TIMEOUT`` and ``SMTP_CA_FILE`` (a private CA for the relay's certificate).
+The message's attachments (files in ``OUTBOX_FILES_DIR``) go as MIME parts of the email.
 A 5xx answer (unknown mailbox, refused sender, failed login) fails the message at once; 4xx
 answers, timeouts and connection errors are retried.
 """
@@ -49,6 +50,16 @@ class SmtpAdapter(Adapter):
         email["Message-ID"] = make_msgid(idstring=f"outbox{message.id}", domain=domain)
         # base64 for non-ASCII text: 8-bit bodies need 8BITMIME, which not every relay offers.
         email.set_content(message.body, charset="utf-8", cte=None if message.body.isascii() else "base64")
+        for attachment in message.attachments:
+            maintype, _, subtype = (attachment.get("content_type") or "application/octet-stream").partition("/")
+            try:
+                with open(attachment["path"], "rb") as handle:
+                    data = handle.read()
+            except OSError as exc:
+                # The file is gone (removed with a final message, or another machine's disk):
+                # no later attempt will find it either.
+                raise PermanentDeliveryError(f"attachment {attachment.get('filename')!r} is missing: {exc}") from None
+            email.add_attachment(data, maintype=maintype, subtype=subtype, filename=attachment["filename"])
         return email
 
     def _connect(self):

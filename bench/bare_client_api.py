@@ -1,0 +1,136 @@
+"""The bare baseline of bench/client_api_bench.py: Flask + SQLAlchemy Core doing the database
+work of Kabinet's two endpoints with none of the platform (no Flask-AppBuilder, no marshmallow,
+no error catalogue, no ORM objects).
+
+Per request, the same statements as Kabinet sends (counted with a statement listener):
+  auth      JWT check (PyJWT, same key), then the session joined with its customer
+  summary   links with accounts and suppliers; latest bills with what was paid since; their lines
+  reading   the meter with its account and supplier; the customer's link; the meter's recent
+            readings; the INSERT or UPDATE of the period's row; COMMIT
+"""
+import hashlib
+import hmac
+import os
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import jwt
+import sqlalchemy as sa
+from flask import Flask, abort, g, jsonify, request
+
+SUMMARY_LINKS = sa.text("""
+    SELECT ca.account_id, ca.alias, ca.verified_at, ca.ebill, a.number, a.address, a.closed,
+           s.code, s.name, s.kind
+    FROM customer_account ca JOIN account a ON a.id = ca.account_id JOIN supplier s ON s.id = a.supplier_id
+    WHERE ca.customer_id = :customer ORDER BY ca.linked_at, ca.id""")
+LATEST_BILLS = sa.text("""
+    SELECT b.account_id, b.id, b.period, b.total_due,
+           (SELECT coalesce(sum(pi.amount), 0) FROM payment_item pi JOIN payment p ON p.id = pi.payment_id
+            WHERE pi.account_id = b.account_id AND pi.invoice_id IS NULL AND p.status = 'succeeded'
+              AND p.confirmed_at >= b.issued_on) AS paid
+    FROM bill b JOIN (SELECT account_id, max(period) AS period FROM bill
+                      WHERE account_id IN :accounts GROUP BY account_id) latest
+      ON latest.account_id = b.account_id AND latest.period = b.period""").bindparams(
+    sa.bindparam("accounts", expanding=True))
+BILL_LINES = sa.text("""
+    SELECT bill_id, service_name FROM bill_line WHERE bill_id IN :bills ORDER BY bill_id, position, id""").bindparams(
+    sa.bindparam("bills", expanding=True))
+METER = sa.text("""
+    SELECT m.id, m.account_id, m.zones, m.decimals, m.active, s.reading_window_start_day AS opens,
+           s.reading_window_end_day AS closes, s.abnormal_consumption_factor AS factor
+    FROM meter m JOIN account a ON a.id = m.account_id JOIN supplier s ON s.id = a.supplier_id
+    WHERE m.id = :meter""")
+LINK = sa.text("SELECT verified_at FROM customer_account WHERE customer_id = :customer AND account_id = :account")
+RECENT = sa.text("""
+    SELECT id, period, zone, value FROM reading WHERE meter_id = :meter AND period <= :period
+    ORDER BY period DESC LIMIT :limit""")
+UPDATE = sa.text("""
+    UPDATE reading SET value = :value, previous_value = :previous, consumption = :consumption, abnormal = :abnormal,
+           source = 'customer', customer_id = :customer, updated_at = :now, exported_at = NULL WHERE id = :id""")
+INSERT = sa.text("""
+    INSERT INTO reading (meter_id, period, zone, value, previous_value, consumption, source, customer_id, abnormal,
+                         submitted_at, updated_at)
+    VALUES (:meter, :period, :zone, :value, :previous, :consumption, 'customer', :customer, :abnormal, :now, :now)""")
+SESSION = sa.text("""
+    SELECT s.customer_id, s.revoked_at, s.expires_at, c.status FROM customer_session s
+    JOIN customer c ON c.id = s.customer_id WHERE s.public_id = :sid""")
+
+
+def create_app():
+    app = Flask(__name__)
+    engine = sa.create_engine(os.environ["DATABASE_URL"], pool_size=10, max_overflow=10)
+    key = hmac.new(os.environ["SECRET_KEY"].encode(), b"kabinet:customer-access", hashlib.sha256).digest()
+
+    @app.get("/health")
+    def health():
+        return {"status": "ok"}
+
+    def authenticate(conn):
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        try:
+            claims = jwt.decode(token, key, algorithms=["HS256"], audience="kabinet-client")
+        except jwt.PyJWTError:
+            abort(401)
+        row = conn.execute(SESSION, {"sid": claims["sid"]}).first()
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        if row is None or row.revoked_at or row.expires_at <= now or row.status != "active":
+            abort(401)
+        g.customer = row.customer_id
+
+    @app.get("/api/v1/client/accounts/summary")
+    def summary():
+        with engine.connect() as conn:
+            authenticate(conn)
+            links = conn.execute(SUMMARY_LINKS, {"customer": g.customer}).all()
+            bills = {row.account_id: row for row in conn.execute(
+                LATEST_BILLS, {"accounts": [link.account_id for link in links]})} if links else {}
+            services = {}
+            if bills:
+                for bill_id, name in conn.execute(BILL_LINES, {"bills": [bill.id for bill in bills.values()]}):
+                    services.setdefault(bill_id, []).append(name)
+        accounts, total = [], Decimal(0)
+        for link in links:
+            bill = bills.get(link.account_id)
+            due = max(Decimal(bill.total_due) - Decimal(str(bill.paid)), Decimal(0)) if bill else Decimal(0)
+            total += due
+            accounts.append({"id": link.account_id, "number": link.number, "address": link.address,
+                             "supplier": {"code": link.code, "name": link.name}, "amount_due": f"{due:.2f}",
+                             "services": services.get(bill.id, []) if bill else []})
+        return jsonify(accounts=accounts, total={"amount_due": f"{total:.2f}", "accounts": len(accounts)})
+
+    @app.post("/api/v1/client/meters/<int:meter_id>/readings")
+    def submit(meter_id):
+        body = request.get_json()
+        values = {int(entry["zone"]): Decimal(str(entry["value"])) for entry in body["values"]}
+        today = date.today()
+        period = today.replace(day=1)
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        with engine.begin() as conn:
+            authenticate(conn)
+            meter = conn.execute(METER, {"meter": meter_id}).first()
+            if meter is None:
+                abort(404)
+            link = conn.execute(LINK, {"customer": g.customer, "account": meter.account_id}).first()
+            if link is None or link.verified_at is None or not meter.active:
+                abort(404)
+            if not meter.opens <= today.day <= meter.closes:
+                abort(409)
+            recent = conn.execute(RECENT, {"meter": meter_id, "period": period, "limit": 8 * meter.zones}).all()
+            shown = []
+            for zone, value in values.items():
+                current = next((r for r in recent if r.zone == zone and r.period == period), None)
+                earlier = [r for r in recent if r.zone == zone and r.period < period]
+                previous = earlier[0].value if earlier else None
+                if previous is not None and value < previous:
+                    abort(422)
+                consumption = value - previous if previous is not None else None
+                params = {"value": value, "previous": previous, "consumption": consumption, "abnormal": False,
+                          "customer": g.customer, "now": now}
+                if current is None:
+                    conn.execute(INSERT, {**params, "meter": meter_id, "period": period, "zone": zone})
+                else:
+                    conn.execute(UPDATE, {**params, "id": current.id})
+                shown.append({"zone": zone, "value": f"{value}", "consumption": f"{consumption}"})
+        return jsonify(meter_id=meter_id, period=period.isoformat()[:7], readings=shown)
+
+    return app
