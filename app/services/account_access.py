@@ -29,9 +29,13 @@ def link(customer_id, account_id):
 def verified_link(customer_id, account_id):
     """As :func:`link`, refusing (403 ``account_unverified``) until the customer verified it."""
     found = link(customer_id, account_id)
-    if found.verified_at is None:
-        raise Forbidden("account_unverified", number=found.account.number)
+    require_verified(found, found.account.number)
     return found
+
+
+def require_verified(found, number):
+    if found.verified_at is None:
+        raise Forbidden("account_unverified", number=number)
 
 
 def linked_account_ids(customer_id):

@@ -10,15 +10,19 @@ from sqlalchemy.orm import joinedload
 
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
-from ..models.accounts import Account
+from ..models.accounts import Account, CustomerAccount
 from ..models.meters import Meter, Reading
 from . import account_access
 
 NAME_MAX = 64
 
 
-# Built once: reading submissions start here (see customer_sessions for why).
-_METER = (select(Meter).options(joinedload(Meter.account).joinedload(Account.supplier))
+# Built once, and the customer's link in the same statement: reading submissions start here
+# (see customer_sessions for why). A meter of an account not linked finds no row.
+_METER = (select(Meter, CustomerAccount)
+          .join(CustomerAccount, (CustomerAccount.account_id == Meter.account_id)
+                & (CustomerAccount.customer_id == bindparam("customer_id")))
+          .options(joinedload(Meter.account).joinedload(Account.supplier))
           .where(Meter.id == bindparam("meter_id")))
 
 
@@ -26,13 +30,12 @@ def customer_meter(customer_id, meter_id, verified=False):
     """``(meter, link)`` for the customer's meter, its account and supplier loaded; 404
     ``meter_not_found`` for unknown meters and meters of accounts the customer has not linked;
     with ``verified``, 403 ``account_unverified`` until the link is verified (ID-2)."""
-    meter = db.session.execute(_METER, {"meter_id": meter_id}).scalar_one_or_none()
-    if meter is None:
+    row = db.session.execute(_METER, {"meter_id": meter_id, "customer_id": customer_id}).one_or_none()
+    if row is None:
         raise NotFound("meter_not_found", id=meter_id)
-    try:
-        found = (account_access.verified_link if verified else account_access.link)(customer_id, meter.account_id)
-    except NotFound:
-        raise NotFound("meter_not_found", id=meter_id) from None
+    meter, found = row
+    if verified:
+        account_access.require_verified(found, meter.account.number)
     return meter, found
 
 
