@@ -1,11 +1,18 @@
-"""The bare baseline of bench/client_api_bench.py: Flask + SQLAlchemy Core doing the database
-work of Kabinet's two endpoints with none of the platform (no Flask-AppBuilder, no marshmallow,
-no error catalogue, no ORM objects).
+"""The bare baselines of bench/client_api_bench.py: Flask + SQLAlchemy doing the database work of
+Kabinet's two endpoints with none of the platform (no Flask-AppBuilder, Flask-Limiter,
+Flask-SQLAlchemy, marshmallow, error catalogue or service layer). ``BARE_MODE`` chooses:
 
-Per request, the same statements as Kabinet sends (counted with a statement listener):
+  orm   Kabinet's own statement objects and models, run on a plain SQLAlchemy Session: exactly
+        the same SQL and the same loading (ORM entities for the session and the customer, plain
+        rows for the rest), so the difference is the platform's overhead.
+  core  hand-written SQL text on a Core connection, rows as tuples: the least Python there can
+        be around the same database work (one more statement for the reading: Kabinet finds the
+        meter and the link together).
+
+Per request (counted with a statement listener):
   auth      JWT check (PyJWT, same key), then the session joined with its customer
   summary   links with accounts and suppliers; latest bills with what was paid since; their lines
-  reading   the meter with its account and supplier; the customer's link; the meter's recent
+  reading   the meter with its supplier's window and the customer's link; the meter's recent
             readings; the INSERT or UPDATE of the period's row; COMMIT
 """
 import hashlib
@@ -57,23 +64,128 @@ SESSION = sa.text("""
 
 
 def create_app():
+    mode = os.environ.get("BARE_MODE", "core")
+    return {"core": _core_app, "orm": _orm_app}[mode]()
+
+
+def _key():
+    return hmac.new(os.environ["SECRET_KEY"].encode(), b"kabinet:customer-access", hashlib.sha256).digest()
+
+
+def _claims(key):
+    _scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    try:
+        return jwt.decode(token, key, algorithms=["HS256"], audience="kabinet-client")
+    except jwt.PyJWTError:
+        abort(401)
+
+
+def _now():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _orm_app():
+    """The same statements and models as Kabinet's services, on a plain Session."""
+    from sqlalchemy.orm import sessionmaker
+
+    from app.services.accounts import _LATEST_BILLS, _LINKED, _SERVICES
+    from app.services.customer_sessions import _SESSION_WITH_CUSTOMER
+    from app.services.meters import _SUBMITTABLE
+    from app.services.readings import _INSERT, _RECENT, _UPDATE
+
     app = Flask(__name__)
     engine = sa.create_engine(os.environ["DATABASE_URL"], pool_size=10, max_overflow=10)
-    key = hmac.new(os.environ["SECRET_KEY"].encode(), b"kabinet:customer-access", hashlib.sha256).digest()
+    Session = sessionmaker(engine)
+    key = _key()
+
+    @app.get("/health")
+    def health():
+        return {"status": "ok"}
+
+    def authenticate(session):
+        claims = _claims(key)
+        found = session.execute(_SESSION_WITH_CUSTOMER, {"sid": claims["sid"]}).one_or_none()
+        if found is None or found[0].revoked_at or found[0].expires_at <= _now() or found[1].status != "active":
+            abort(401)
+        return found[1]
+
+    @app.get("/api/v1/client/accounts/summary")
+    def summary():
+        with Session() as session:
+            customer = authenticate(session)
+            links = session.execute(_LINKED, {"customer_id": customer.id}).all()
+            bills = {row.account_id: row for row in session.execute(
+                _LATEST_BILLS, {"account_ids": [link.account_id for link in links]})} if links else {}
+            services = {}
+            if bills:
+                for bill_id, name in session.execute(_SERVICES, {"bill_ids": [bill.id for bill in bills.values()]}):
+                    services.setdefault(bill_id, []).append(name)
+        return jsonify(_summary(links, bills, services))
+
+    @app.post("/api/v1/client/meters/<int:meter_id>/readings")
+    def submit(meter_id):
+        values = _values(request.get_json())
+        today = date.today()
+        period = today.replace(day=1)
+        with Session() as session:
+            customer = authenticate(session)
+            meter = session.execute(_SUBMITTABLE, {"meter_id": meter_id, "customer_id": customer.id}).one_or_none()
+            if meter is None:
+                abort(404)
+            if meter.verified_at is None or not meter.active or not (
+                    meter.reading_window_start_day <= today.day <= meter.reading_window_end_day):
+                abort(409)
+            recent = session.execute(_RECENT, {"meter_id": meter.id, "period": period, "rows": 8 * meter.zones}).all()
+            shown, now = [], _now()
+            for zone, value in values.items():
+                current = next((r for r in recent if r.zone == zone and r.period == period), None)
+                previous = next((r.value for r in recent if r.zone == zone and r.period < period), None)
+                if previous is not None and value < previous:
+                    abort(422)
+                consumption = value - previous if previous is not None else None
+                changes = {"value": value, "previous_value": previous, "consumption": consumption, "abnormal": False,
+                           "source": "customer", "customer_id": customer.id, "updated_at": now, "exported_at": None}
+                if current is None:
+                    session.execute(_INSERT, {"meter_id": meter.id, "period": period, "zone": zone,
+                                              "submitted_at": now, "photo_path": None, **changes})
+                else:
+                    session.execute(_UPDATE, {"row_id": current.id, **changes})
+                shown.append({"zone": zone, "value": f"{value}", "consumption": f"{consumption}"})
+            session.commit()
+        return jsonify(meter_id=meter_id, period=period.isoformat()[:7], readings=shown)
+
+    return app
+
+
+def _values(body):
+    return {int(entry["zone"]): Decimal(str(entry["value"])) for entry in body["values"]}
+
+
+def _summary(links, bills, services):
+    accounts, total = [], Decimal(0)
+    for link in links:
+        bill = bills.get(link.account_id)
+        due = max(Decimal(bill.total_due) - Decimal(str(bill.paid)), Decimal(0)) if bill else Decimal(0)
+        total += due
+        accounts.append({"id": link.account_id, "number": link.number, "address": link.address,
+                         "supplier": {"code": link.code, "name": link.name}, "amount_due": f"{due:.2f}",
+                         "services": services.get(bill.id, []) if bill else []})
+    return {"accounts": accounts, "total": {"amount_due": f"{total:.2f}", "accounts": len(accounts)}}
+
+
+def _core_app():
+    """Hand-written SQL on a Core connection."""
+    app = Flask(__name__)
+    engine = sa.create_engine(os.environ["DATABASE_URL"], pool_size=10, max_overflow=10)
+    key = _key()
 
     @app.get("/health")
     def health():
         return {"status": "ok"}
 
     def authenticate(conn):
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        try:
-            claims = jwt.decode(token, key, algorithms=["HS256"], audience="kabinet-client")
-        except jwt.PyJWTError:
-            abort(401)
-        row = conn.execute(SESSION, {"sid": claims["sid"]}).first()
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
-        if row is None or row.revoked_at or row.expires_at <= now or row.status != "active":
+        row = conn.execute(SESSION, {"sid": _claims(key)["sid"]}).first()
+        if row is None or row.revoked_at or row.expires_at <= _now() or row.status != "active":
             abort(401)
         g.customer = row.customer_id
 
@@ -88,23 +200,14 @@ def create_app():
             if bills:
                 for bill_id, name in conn.execute(BILL_LINES, {"bills": [bill.id for bill in bills.values()]}):
                     services.setdefault(bill_id, []).append(name)
-        accounts, total = [], Decimal(0)
-        for link in links:
-            bill = bills.get(link.account_id)
-            due = max(Decimal(bill.total_due) - Decimal(str(bill.paid)), Decimal(0)) if bill else Decimal(0)
-            total += due
-            accounts.append({"id": link.account_id, "number": link.number, "address": link.address,
-                             "supplier": {"code": link.code, "name": link.name}, "amount_due": f"{due:.2f}",
-                             "services": services.get(bill.id, []) if bill else []})
-        return jsonify(accounts=accounts, total={"amount_due": f"{total:.2f}", "accounts": len(accounts)})
+        return jsonify(_summary(links, bills, services))
 
     @app.post("/api/v1/client/meters/<int:meter_id>/readings")
     def submit(meter_id):
-        body = request.get_json()
-        values = {int(entry["zone"]): Decimal(str(entry["value"])) for entry in body["values"]}
+        values = _values(request.get_json())
         today = date.today()
         period = today.replace(day=1)
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = _now()
         with engine.begin() as conn:
             authenticate(conn)
             meter = conn.execute(METER, {"meter": meter_id}).first()

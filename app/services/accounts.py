@@ -210,31 +210,37 @@ def links(customer_id):
 
 # --- What is due (AC-3; bills, payments and autopay call these) ---------------------------------
 
+# The summary's statements are built once, on the tables: a statement built per call spends more
+# time on SQLAlchemy's cache key than PostgreSQL spends answering it, and ORM attributes take the
+# ORM's slower execution path for rows that are plain columns anyway (docs/PERFORMANCE.md).
+_BILL, _ITEM, _PAYMENT = Bill.__table__, PaymentItem.__table__, Payment.__table__
+_LINK, _ACCOUNT, _SUPPLIER, _LINE = (CustomerAccount.__table__, Account.__table__, Supplier.__table__,
+                                     BillLine.__table__)
+
+
 def _latest_bills_statement():
-    latest = (select(Bill.account_id, func.max(Bill.period).label("period"))
-              .where(Bill.account_id.in_(bindparam("account_ids", expanding=True))).group_by(Bill.account_id)
+    latest = (select(_BILL.c.account_id, func.max(_BILL.c.period).label("period"))
+              .where(_BILL.c.account_id.in_(bindparam("account_ids", expanding=True))).group_by(_BILL.c.account_id)
               .subquery())
-    paid = (select(func.coalesce(func.sum(PaymentItem.amount), 0))
-            .join(Payment, Payment.id == PaymentItem.payment_id)
-            .where(PaymentItem.account_id == Bill.account_id, PaymentItem.invoice_id.is_(None),
-                   Payment.status == "succeeded", Payment.confirmed_at >= Bill.issued_on)
-            .correlate(Bill).scalar_subquery())
-    return (select(Bill.account_id, Bill.id, Bill.period, Bill.total_due, paid.label("paid"))
-            .join(latest, (latest.c.account_id == Bill.account_id) & (latest.c.period == Bill.period)))
+    paid = (select(func.coalesce(func.sum(_ITEM.c.amount), 0))
+            .join_from(_ITEM, _PAYMENT, _PAYMENT.c.id == _ITEM.c.payment_id)
+            .where(_ITEM.c.account_id == _BILL.c.account_id, _ITEM.c.invoice_id.is_(None),
+                   _PAYMENT.c.status == "succeeded", _PAYMENT.c.confirmed_at >= _BILL.c.issued_on)
+            .correlate(_BILL).scalar_subquery())
+    return (select(_BILL.c.account_id, _BILL.c.id, _BILL.c.period, _BILL.c.total_due, paid.label("paid"))
+            .join(latest, (latest.c.account_id == _BILL.c.account_id) & (latest.c.period == _BILL.c.period)))
 
 
-# The summary's statements are built once: a statement built per call spends more time on
-# SQLAlchemy's cache key than PostgreSQL spends answering it (docs/PERFORMANCE.md).
 _LATEST_BILLS = _latest_bills_statement()
-_LINKED = (select(CustomerAccount.account_id, CustomerAccount.alias, CustomerAccount.verified_at,
-                  CustomerAccount.ebill, Account.number, Account.address, Account.closed,
-                  Supplier.code, Supplier.name, Supplier.kind)
-           .join(Account, Account.id == CustomerAccount.account_id).join(Supplier, Supplier.id == Account.supplier_id)
-           .where(CustomerAccount.customer_id == bindparam("customer_id"))
-           .order_by(CustomerAccount.linked_at, CustomerAccount.id))
-_SERVICES = (select(BillLine.bill_id, BillLine.service_name)
-             .where(BillLine.bill_id.in_(bindparam("bill_ids", expanding=True)))
-             .order_by(BillLine.bill_id, BillLine.position, BillLine.id))
+_LINKED = (select(_LINK.c.account_id, _LINK.c.alias, _LINK.c.verified_at, _LINK.c.ebill, _ACCOUNT.c.number,
+                  _ACCOUNT.c.address, _ACCOUNT.c.closed, _SUPPLIER.c.code, _SUPPLIER.c.name, _SUPPLIER.c.kind)
+           .join_from(_LINK, _ACCOUNT, _ACCOUNT.c.id == _LINK.c.account_id)
+           .join(_SUPPLIER, _SUPPLIER.c.id == _ACCOUNT.c.supplier_id)
+           .where(_LINK.c.customer_id == bindparam("customer_id"))
+           .order_by(_LINK.c.linked_at, _LINK.c.id))
+_SERVICES = (select(_LINE.c.bill_id, _LINE.c.service_name)
+             .where(_LINE.c.bill_id.in_(bindparam("bill_ids", expanding=True)))
+             .order_by(_LINE.c.bill_id, _LINE.c.position, _LINE.c.id))
 
 
 def _latest_bills(account_ids):

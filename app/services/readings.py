@@ -59,12 +59,6 @@ class Submission:
     created: bool  # False when the submission edited the period's readings
 
 
-_SHOWN = ("zone", "value", "previous_value", "consumption", "abnormal", "submitted_at", "updated_at")
-
-
-def _shown(row):
-    """The reading as plain data, taken before the commit expires the row (no reload queries)."""
-    return {**{name: getattr(row, name) for name in _SHOWN}, "photo": row.photo_path is not None}
 
 
 def window(supplier, period):
@@ -115,15 +109,26 @@ def _check_values(meter, values):
 
 
 # Built once (see customer_sessions for why); enough rows for the average in every zone.
-_RECENT = (select(Reading).where(Reading.meter_id == bindparam("meter_id"), Reading.period <= bindparam("period"))
-           .order_by(Reading.period.desc()).limit(bindparam("rows")))
+_READING = Reading.__table__  # Core statements on the table skip the ORM's execution path
+_RECENT = (select(_READING.c.id, _READING.c.period, _READING.c.zone, _READING.c.value, _READING.c.source,
+                  _READING.c.photo_path, _READING.c.submitted_at, _READING.c.updated_at)
+           .where(_READING.c.meter_id == bindparam("meter_id"), _READING.c.period <= bindparam("period"))
+           .order_by(_READING.c.period.desc()).limit(bindparam("rows")))
+_CHANGED = ("value", "previous_value", "consumption", "abnormal", "source", "customer_id", "updated_at",
+            "exported_at")
+_INSERT = _READING.insert().values(
+    {name: bindparam(name) for name in ("meter_id", "period", "zone", "submitted_at", "photo_path") + _CHANGED})
+_UPDATE = _READING.update().where(_READING.c.id == bindparam("row_id")).values(
+    {name: bindparam(name) for name in _CHANGED})
+_UPDATE_WITH_PHOTO = _READING.update().where(_READING.c.id == bindparam("row_id")).values(
+    {name: bindparam(name) for name in _CHANGED + ("photo_path",)})
 
 
 def _earlier_and_current(meter, period):
     """Per zone: the readings of earlier periods (newest first, enough for the average) and the
     period's own row if there is one, in one query."""
     rows = db.session.execute(
-        _RECENT, {"meter_id": meter.id, "period": period, "rows": (AVERAGE_INTERVALS + 2) * meter.zones}).scalars()
+        _RECENT, {"meter_id": meter.id, "period": period, "rows": (AVERAGE_INTERVALS + 2) * meter.zones})
     earlier, current = {}, {}
     for reading in rows:
         if reading.period == period:
@@ -151,7 +156,7 @@ def _fmt(value, decimals):
 def _assess(meter, period, entries, earlier, confirm_abnormal):
     """Per zone ``(previous, consumption, abnormal)``; refuses readings below the previous and
     unconfirmed abnormal consumption."""
-    factor = meter.account.supplier.abnormal_consumption_factor
+    factor = meter.abnormal_consumption_factor
     assessed, below, abnormal = {}, [], []
     for zone, (index, value) in sorted(entries.items()):
         history = earlier.get(zone, [])
@@ -185,25 +190,33 @@ def _assess(meter, period, entries, earlier, confirm_abnormal):
 
 
 def _write(meter, period, customer_id, entries, assessed, current, photo_path):
-    """Insert or edit the period's rows; returns ``(rows by zone, created, replaced photo paths)``."""
-    now, rows, replaced, created = utcnow(), [], set(), False
+    """Insert or edit the period's rows; returns ``(the readings as shown, created, replaced photo
+    paths)``. A row another submission inserted first raises IntegrityError (the caller retries)."""
+    now, shown, replaced, created = utcnow(), [], set(), False
     for zone, (_index, value) in sorted(entries.items()):
         previous, consumption, abnormal = assessed[zone]
         row = current.get(zone)
+        values = {"value": value, "previous_value": previous, "consumption": consumption, "abnormal": abnormal,
+                  "source": "customer", "customer_id": customer_id, "updated_at": now, "exported_at": None}
         if row is None:
-            row = Reading(meter_id=meter.id, period=period, zone=zone, submitted_at=now)
-            db.session.add(row)
-            created = True
+            db.session.execute(_INSERT, {"meter_id": meter.id, "period": period, "zone": zone, "submitted_at": now,
+                                         "photo_path": photo_path, **values})
+            created, submitted_at, photo = True, now, photo_path
         elif row.value == value and row.source == "customer" and not photo_path:
-            rows.append(row)  # the same reading again (a double tap): nothing to export again
+            # The same reading again (a double tap): nothing to export again.
+            shown.append({"zone": zone, "value": row.value, "previous_value": previous, "consumption": consumption,
+                          "abnormal": abnormal, "submitted_at": row.submitted_at, "updated_at": row.updated_at,
+                          "photo": row.photo_path is not None})
             continue
-        if photo_path and row.photo_path:
-            replaced.add(row.photo_path)
-        row.value, row.previous_value, row.consumption, row.abnormal = value, previous, consumption, abnormal
-        row.source, row.customer_id, row.updated_at, row.exported_at = "customer", customer_id, now, None
-        row.photo_path = photo_path or row.photo_path
-        rows.append(row)
-    return rows, created, replaced
+        else:
+            if photo_path and row.photo_path:
+                replaced.add(row.photo_path)
+            db.session.execute(_UPDATE_WITH_PHOTO if photo_path else _UPDATE,
+                               {"row_id": row.id, **values, **({"photo_path": photo_path} if photo_path else {})})
+            submitted_at, photo = row.submitted_at, photo_path or row.photo_path
+        shown.append({"zone": zone, "value": value, "previous_value": previous, "consumption": consumption,
+                      "abnormal": abnormal, "submitted_at": submitted_at, "updated_at": now, "photo": photo is not None})
+    return shown, created, replaced
 
 
 def submit(customer_id, meter_id, values, confirm_abnormal=False, photo=None, today=None):
@@ -216,11 +229,10 @@ def submit(customer_id, meter_id, values, confirm_abnormal=False, photo=None, to
     stored = None
     try:
         for attempt in (1, 2):
-            meter, _link = meters.active_meter(customer_id, meter_id)
-            supplier = meter.account.supplier
-            span = window(supplier, month_start(today))
+            meter = meters.submittable_meter(customer_id, meter_id)
+            span = window(meter, month_start(today))
             if not span.contains(today):
-                upcoming = next_window(supplier, today)
+                upcoming = next_window(meter, today)
                 raise Conflict("reading_window_closed", opens=upcoming.opens.isoformat(),
                                closes=upcoming.closes.isoformat())
             entries = _check_values(meter, values)
@@ -228,10 +240,9 @@ def submit(customer_id, meter_id, values, confirm_abnormal=False, photo=None, to
             assessed = _assess(meter, span.period, entries, earlier, confirm_abnormal)
             if photo is not None and stored is None:
                 stored = uploads.store(photo, "readings", field="photo")
-            rows, created, replaced = _write(meter, span.period, customer_id, entries, assessed, current,
-                                             stored and stored.path)
-            shown = [_shown(row) for row in rows]
             try:
+                shown, created, replaced = _write(meter, span.period, customer_id, entries, assessed, current,
+                                                  stored and stored.path)
                 db.session.commit()
                 break
             except IntegrityError:
