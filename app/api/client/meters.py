@@ -30,7 +30,7 @@ class ClientMetersApi(ClientApi):
     resource_name = "client/meters"
     route_base = "/api/v1/client"
     openapi_spec_tag = "Client: meters and readings"
-    openapi_spec_component_schemas = (MeterListSchema, MeterSchema, MeterRenameSchema, ReadingSubmitSchema,
+    openapi_spec_component_schemas = (MeterSchema, MeterListSchema, MeterRenameSchema, ReadingSubmitSchema,
                                       SubmissionSchema, HistorySchema)
 
     @expose("/accounts/<int:account_id>/meters", methods=["GET"])

@@ -39,8 +39,9 @@ class ClientPaymentsApi(ClientApi):
     resource_name = "client/payments"
     route_base = "/api/v1/client/payments"
     openapi_spec_tag = "Client: payments"
-    openapi_spec_component_schemas = (PaymentCreateSchema, PaymentSchema, PaymentListSchema, QrDecodeSchema,
-                                      QrDecodedSchema, QrPaySchema, TopUpSchema, InvoiceSchema, InvoiceListSchema)
+    # Nested schemas before the ones that hold them: apispec would otherwise add them twice.
+    openapi_spec_component_schemas = (InvoiceSchema, PaymentCreateSchema, PaymentSchema, PaymentListSchema,
+                                      QrDecodeSchema, QrDecodedSchema, QrPaySchema, TopUpSchema, InvoiceListSchema)
 
     @expose("", methods=["POST"])
     @customer_required
