@@ -29,19 +29,19 @@ SUMMARY_LINKS = sa.text("""
     SELECT ca.account_id, ca.alias, ca.verified_at, ca.ebill, a.number, a.address, a.closed,
            s.code, s.name, s.kind
     FROM customer_account ca JOIN account a ON a.id = ca.account_id JOIN supplier s ON s.id = a.supplier_id
-    WHERE ca.customer_id = :customer ORDER BY ca.linked_at, ca.id""")
+    WHERE ca.customer_id = :customer_id ORDER BY ca.linked_at, ca.id""")
 LATEST_BILLS = sa.text("""
     SELECT b.account_id, b.id, b.period, b.total_due,
            (SELECT coalesce(sum(pi.amount), 0) FROM payment_item pi JOIN payment p ON p.id = pi.payment_id
             WHERE pi.account_id = b.account_id AND pi.invoice_id IS NULL AND p.status = 'succeeded'
               AND p.confirmed_at >= b.issued_on) AS paid
     FROM bill b JOIN (SELECT account_id, max(period) AS period FROM bill
-                      WHERE account_id IN :accounts GROUP BY account_id) latest
+                      WHERE account_id IN :account_ids GROUP BY account_id) latest
       ON latest.account_id = b.account_id AND latest.period = b.period""").bindparams(
-    sa.bindparam("accounts", expanding=True))
+    sa.bindparam("account_ids", expanding=True))
 BILL_LINES = sa.text("""
-    SELECT bill_id, service_name FROM bill_line WHERE bill_id IN :bills ORDER BY bill_id, position, id""").bindparams(
-    sa.bindparam("bills", expanding=True))
+    SELECT bill_id, service_name FROM bill_line WHERE bill_id IN :bill_ids ORDER BY bill_id, position, id""").bindparams(
+    sa.bindparam("bill_ids", expanding=True))
 METER = sa.text("""
     SELECT m.id, m.account_id, m.zones, m.decimals, m.active, s.reading_window_start_day AS opens,
            s.reading_window_end_day AS closes, s.abnormal_consumption_factor AS factor
@@ -113,14 +113,7 @@ def _orm_app():
     def summary():
         with Session() as session:
             customer = authenticate(session)
-            links = session.execute(_LINKED, {"customer_id": customer.id}).all()
-            bills = {row.account_id: row for row in session.execute(
-                _LATEST_BILLS, {"account_ids": [link.account_id for link in links]})} if links else {}
-            services = {}
-            if bills:
-                for bill_id, name in session.execute(_SERVICES, {"bill_ids": [bill.id for bill in bills.values()]}):
-                    services.setdefault(bill_id, []).append(name)
-        return jsonify(_summary(links, bills, services))
+            return jsonify(_summary(session, (_LINKED, _LATEST_BILLS, _SERVICES), customer.id))
 
     @app.post("/api/v1/client/meters/<int:meter_id>/readings")
     def submit(meter_id):
@@ -161,7 +154,16 @@ def _values(body):
     return {int(entry["zone"]): Decimal(str(entry["value"])) for entry in body["values"]}
 
 
-def _summary(links, bills, services):
+def _summary(conn, statements, customer_id):
+    """The summary's three statements (links, latest bills with payments, their lines) and its answer."""
+    linked, latest, lines = statements
+    links = conn.execute(linked, {"customer_id": customer_id}).all()
+    bills = {row.account_id: row for row in conn.execute(
+        latest, {"account_ids": [link.account_id for link in links]})} if links else {}
+    services = {}
+    if bills:
+        for bill_id, name in conn.execute(lines, {"bill_ids": [bill.id for bill in bills.values()]}):
+            services.setdefault(bill_id, []).append(name)
     accounts, total = [], Decimal(0)
     for link in links:
         bill = bills.get(link.account_id)
@@ -193,14 +195,7 @@ def _core_app():
     def summary():
         with engine.connect() as conn:
             authenticate(conn)
-            links = conn.execute(SUMMARY_LINKS, {"customer": g.customer}).all()
-            bills = {row.account_id: row for row in conn.execute(
-                LATEST_BILLS, {"accounts": [link.account_id for link in links]})} if links else {}
-            services = {}
-            if bills:
-                for bill_id, name in conn.execute(BILL_LINES, {"bills": [bill.id for bill in bills.values()]}):
-                    services.setdefault(bill_id, []).append(name)
-        return jsonify(_summary(links, bills, services))
+            return jsonify(_summary(conn, (SUMMARY_LINKS, LATEST_BILLS, BILL_LINES), g.customer))
 
     @app.post("/api/v1/client/meters/<int:meter_id>/readings")
     def submit(meter_id):
