@@ -430,7 +430,7 @@ def test_tampered_or_foreign_links_are_refused(app):
     address = email_confirmation.normalise(new_email())
     person.change_email(address)
     url, token = person.link_to(address)
-    payload, timestamp, signature = token.split(".")
+    payload, timestamp, signature = token.rsplit(".", 2)  # a compressed payload starts with "."
     flipped = payload[:-3] + ("A" if payload[-3] != "A" else "B") + payload[-2:]
     other_salt = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="another-purpose").dumps(
         URLSafeTimedSerializer(app.config["SECRET_KEY"]).loads(token, salt="kabinet.email-confirmation"))
