@@ -161,6 +161,11 @@ class Config:
     # late-enabled e-bill does not flood the mailbox with history).
     EBILL_MAX_AGE_DAYS = int(os.environ.get("EBILL_MAX_AGE_DAYS", "45"))
 
+    # --- Power calculator (CL-1; docs/power-calculator.md) ---------------------------------------
+    # Its public endpoints (no sign-in), per IP; "send the PDF to my email", per customer.
+    POWER_CALCULATOR_LIMIT_PER_IP = os.environ.get("POWER_CALCULATOR_LIMIT_PER_IP", "60 per minute")
+    POWER_CALCULATOR_EMAIL_LIMIT = os.environ.get("POWER_CALCULATOR_EMAIL_LIMIT", "5 per hour")
+
     # --- Outbound delivery (outbox adapters) ----------------------------------------------------
     # Adapter per channel (docs/notifications.md): "file" writes a line to OUTBOX_LOG_PATH (the
     # embedded default), "console" to the log, "http" posts to an SMS / voice gateway, "smtp"
@@ -208,6 +213,9 @@ class Config:
     # Uploaded photos and files (random names; type checked by content), and the size limit.
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", os.path.join(INSTANCE_DIR, "uploads"))
     UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(5 * 1024 * 1024)))
+    # Service requests (docs/requests.md): files per request, and the public status check per IP.
+    REQUEST_MAX_ATTACHMENTS = int(os.environ.get("REQUEST_MAX_ATTACHMENTS", "20"))
+    REQUEST_STATUS_LIMIT_PER_IP = os.environ.get("REQUEST_STATUS_LIMIT_PER_IP", "30 per 10 minutes")
 
     # --- Staff two-factor -----------------------------------------------------------------------
     # Roles that must sign in with a TOTP code (comma-separated); for the others it is optional.

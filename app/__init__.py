@@ -66,6 +66,7 @@ def _register(app, appbuilder):
     from .views import register_views
     from .views.email_confirmation import blueprint as email_confirmation_page
     from .api.payment_callbacks import PaymentCallbackApi
+    from .api.public_requests import PublicRequestStatusApi
     from .views.sandbox_payments import blueprint as sandbox_payment_page
 
     errors.register(app)
@@ -76,6 +77,7 @@ def _register(app, appbuilder):
     register_views(appbuilder)
     app.register_blueprint(email_confirmation_page)  # the public page of email links
     appbuilder.add_api(PaymentCallbackApi)  # signed by the provider, no token
+    appbuilder.add_api(PublicRequestStatusApi)  # no sign-in, limited per IP
     if app.config["PAYMENT_PROVIDER"] == "sandbox":
         # The sandbox provider's hosted page (a bank's page, not ours): absent with a real provider.
         app.register_blueprint(sandbox_payment_page)

@@ -17,7 +17,8 @@ from app.services import autopay, daily
 from app.services.payment_providers import sandbox
 from app.services.periods import add_months, month_start
 from tests.support.billing import link
-from tests.support.cards import Person, make_card, make_linked_account
+from tests.support.cards import make_card, make_linked_account
+from tests.support.customers import Person
 from tests.support.customers import delivered
 
 

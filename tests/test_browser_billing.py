@@ -20,7 +20,8 @@ from werkzeug.serving import make_server
 from app.extensions import db
 from app.models.accounts import Account, ImportBatch, Supplier
 from tests.conftest import PASSWORD, build_app
-from tests.support.cards import CLIENT, make_linked_account
+from tests.support.cards import make_linked_account
+from tests.support.customers import CLIENT
 from tests.support.chromium import CHROMIUM, Chromium
 from tests.support.customers import bearer, register
 

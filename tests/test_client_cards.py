@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models.billing import Autopay, Payment, PaymentCallback, SavedCard
 from app.services.payment_providers import sandbox
-from tests.support.cards import Person, make_card, make_linked_account, pay_on_page, post_callback
+from tests.support.cards import make_card, make_linked_account, pay_on_page, post_callback
+from tests.support.customers import Person
 
 # A card number anywhere: 13–19 digits (spaces or dashes between groups allowed) standing alone, not
 # a stretch of digits inside a random hex id.

@@ -35,6 +35,7 @@ from .customers import (  # noqa: F401
 )
 from .meters import Meter, Reading, Reminder  # noqa: F401
 from .notifications import OutboxMessage  # noqa: F401
+from .requests import RequestAttachment, RequestMessage, RequestStatusChange, ServiceRequest  # noqa: F401
 from .schedule import DailyRun  # noqa: F401
 from .staff import StaffTwoFactor  # noqa: F401
 from .workflow import (  # noqa: F401

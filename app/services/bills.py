@@ -16,7 +16,7 @@ from ..errors import Conflict, NotFound
 from ..extensions import db
 from ..models.accounts import Account, CustomerAccount, SupplierService, Tariff
 from ..models.billing import Bill, Payment, PaymentItem
-from . import account_access, bill_pdf, email_confirmation, notifications, outbox, periods, rate_limits, st00012
+from . import account_access, bill_pdf, email_confirmation, notifications, periods, rate_limits, st00012
 
 PDF = "application/pdf"
 # Payments shown in the smart bill: the last 12 months.
@@ -166,13 +166,6 @@ def send_pdf(customer, bill_id):
     bill = get(customer.id, bill_id)
     address = confirmed_email(customer)
     rate_limits.hit(current_app.config["BILL_EMAIL_LIMIT"], "bill_email", customer.id, code="bill_email_limit")
-    attachment = notifications.attachment_file(bill_pdf.render(bill), pdf_filename(bill), PDF)
-    try:
-        notifications.send("email", address, "bill_pdf", mail_context(bill, customer), customer_id=customer.id,
-                           subject=mail_subject(bill), attachments=[attachment])
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        outbox.remove_attachments([attachment])
-        raise
+    notifications.send_pdf_email(address, "bill_pdf", mail_context(bill, customer), bill_pdf.render(bill),
+                                 pdf_filename(bill), customer_id=customer.id, subject=mail_subject(bill))
     return address

@@ -15,6 +15,7 @@ from .secrets import public_id
 TEMPLATES = {
     "autopay_failed": "Автоплатёж {amount} руб. по лицевому счёту {account} за {period} не прошёл: {reason}. "
                       "Автоплатёж остаётся включённым; проверьте карту {card} в Кабинете или оплатите вручную.",
+    "request_status": "Заявка {number}: {status}.{note}",
     "verification_accepted": "Заявка {request} на поверку счётчика {meter} принята.",
     "verification_scheduled": "Поверка счётчика {meter} назначена на {visit_date}.",
     "verification_escalated": "Поверка счётчика {meter}: визит назначается в приоритетном порядке.",
@@ -71,6 +72,11 @@ TEMPLATES = {
         "Квитанция по лицевому счёту {account} ({supplier}) за {period} во вложении.\n"
         "К оплате: {total} руб. Оплатить можно в Кабинете."
     ),
+    "power_calculation": (
+        "Здравствуйте, {name}!\n\n"
+        "Расчёт мощности для технологического присоединения во вложении.\n"
+        "Расчётная нагрузка: {demand} кВт, рекомендуемая мощность присоединения: {recommended} кВт."
+    ),
     "ebill": (
         "Здравствуйте, {name}!\n\n"
         "Новая квитанция по лицевому счёту {account} ({supplier}) за {period} во вложении.\n"
@@ -96,6 +102,19 @@ def attachment_file(data, filename, content_type):
     with open(path, "xb") as handle:
         handle.write(data)
     return {"filename": filename, "content_type": content_type, "path": path}
+
+
+def send_pdf_email(address, template, context, pdf, filename, *, customer_id, subject):
+    """Email ``pdf`` attached and commit; the file is removed again if that fails."""
+    attachment = attachment_file(pdf, filename, "application/pdf")
+    try:
+        send("email", address, template, context, customer_id=customer_id, subject=subject,
+             attachments=[attachment])
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        outbox.remove_attachments([attachment])
+        raise
 
 
 def queue_message(idempotency_key, channel, recipient, template, context, *, customer_id=None,

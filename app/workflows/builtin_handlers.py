@@ -1,5 +1,5 @@
 """Operations every deployment has."""
-from ..services import notifications
+from ..services import notifications, service_requests
 from .service_tasks import PermanentFailure, handler
 
 
@@ -18,3 +18,17 @@ def notify_customer(params, context):
         context=params.get("context") or {},
     )
     return {"message_id": message.id, "status": message.status}
+
+
+@handler("request.set_status")
+def set_request_status(params, context):
+    """The process moves its service request (the instance's business key) to ``status``;
+    the history row is keyed on the job, so a retried job writes nothing twice."""
+    status = params.get("status")
+    if status not in service_requests.PROCESS_STATUSES:
+        raise PermanentFailure(f"parameter 'status' must be one of {service_requests.PROCESS_STATUSES}")
+    try:
+        return service_requests.set_status_from_process(context.business_key, status, params.get("note"),
+                                                        context.job_id)
+    except LookupError as exc:
+        raise PermanentFailure(str(exc)) from None

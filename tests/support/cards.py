@@ -9,7 +9,6 @@ from app.extensions import db
 from app.models.billing import SavedCard
 from app.services.payment_providers import sandbox
 from tests.support.billing import link, make_account, make_bill, make_supplier
-from tests.support.customers import CLIENT, Person  # noqa: F401  (the tests take them from here)
 
 
 def pay_on_page(app, confirmation_url, number, monkeypatch, expires="12/30"):

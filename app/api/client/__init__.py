@@ -12,10 +12,13 @@ def register_client_api(appbuilder):
     from .meters import ClientMetersApi
     from .oidc import ClientOidcApi
     from .payments import ClientInvoicesApi, ClientPaymentsApi, ClientTopUpApi
+    from .power_calculator import ClientPowerCalculatorApi, PublicPowerCalculatorApi
     from .profile import ClientProfileApi
     from .registration import ClientRegistrationApi
+    from .requests import ClientRequestsApi
 
     for api in (ClientAuthApi, ClientDevicesApi, ClientOidcApi, ClientProfileApi, ClientBillsApi, ClientMetersApi,
                 ClientPaymentsApi, ClientTopUpApi, ClientInvoicesApi, ClientCardsApi, ClientAutopayApi,
-                ClientAccountsApi, ClientContractsApi, ClientRegistrationApi):
+                ClientAccountsApi, ClientContractsApi, ClientRegistrationApi, ClientRequestsApi,
+                PublicPowerCalculatorApi, ClientPowerCalculatorApi):
         appbuilder.add_api(api)

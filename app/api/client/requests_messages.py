@@ -1,0 +1,32 @@
+"""Error codes of service requests (SPEC PR), in Russian and English."""
+from ..errors import register_messages
+
+register_messages({
+    "request_not_found": ("Заявка не найдена.", "The request was not found."),
+    "request_number_invalid": ("Номер заявки указан с ошибкой: проверьте его (вид KB-2026-000123-7).",
+                               "The request number is mistyped: check it (like KB-2026-000123-7)."),
+    "request_type_unknown": ("Такой вид заявки не принимается.", "This kind of request is not accepted."),
+    "request_form_not_object": ("Данные формы — объект JSON.", "The form data must be a JSON object."),
+    "request_form_too_large": ("Слишком много данных в форме.", "The form data is too large."),
+    "request_form_invalid": ("Заявка заполнена не полностью или с ошибками.",
+                             "The request is incomplete or has errors."),
+    "request_field_required": ("Обязательное поле.", "This field is required."),
+    "request_field_unknown": ("Такого поля в форме нет.", "The form has no such field."),
+    "request_field_invalid": ("Значение не подходит.", "The value is not valid."),
+    "request_not_draft": ("Заявка {number} уже подана: изменить её нельзя.",
+                          "Request {number} has been submitted: it cannot be changed."),
+    "request_not_submitted": ("Заявка ещё не подана: сначала подайте её.",
+                              "The request has not been submitted yet: submit it first."),
+    "request_closed": ("Заявка {number} закрыта.", "Request {number} is closed."),
+    "request_message_empty": ("Напишите сообщение.", "Write a message."),
+    "request_message_too_long": ("Сообщение — не длиннее {max} символов.",
+                                 "The message must be at most {max} characters."),
+    "request_attachments_too_many": ("К заявке можно приложить не больше {max} файлов.",
+                                     "At most {max} files can be attached to a request."),
+    "attachment_not_found": ("Файл не найден.", "The file was not found."),
+    "request_not_rateable": ("Оценить можно только выполненную или закрытую заявку.",
+                             "Only a completed or closed request can be rated."),
+    "request_already_rated": ("Заявка {number} уже оценена.", "Request {number} has already been rated."),
+    "rating_invalid": ("Оценка — от 1 до 5.", "The rating is 1 to 5."),
+    "feedback_too_long": ("Отзыв — не длиннее {max} символов.", "The feedback must be at most {max} characters."),
+})

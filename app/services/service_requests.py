@@ -1,0 +1,398 @@
+"""Service requests (SPEC PR): drafts, submission as a BPMN process, status history, chat,
+attachments, rating and closing.
+
+A request type (``TYPES``) names the process it starts, the JSON Schema its form must pass at
+submission (a draft may be incomplete) and how the form becomes the process's data. Every
+function taking a ``customer_id`` acts on that customer's requests only: another customer's
+request, or its file, is 404 ``request_not_found`` as if it did not exist.
+"""
+import json
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Callable
+
+import jsonschema
+from flask import current_app
+from sqlalchemy import func, select
+
+from ..errors import Conflict, Invalid, NotFound
+from ..extensions import db
+from ..models.customers import Customer
+from ..models.requests import (
+    DONE_STATUSES,
+    FINAL_STATUSES,
+    RequestAttachment,
+    RequestMessage,
+    RequestStatusChange,
+    ServiceRequest,
+)
+from ..models.workflow import ProcessInstance, utcnow
+from ..workflows import instances, processor
+from . import meters, notifications, periods, profile, request_numbers, uploads
+
+MESSAGE_MAX = 4000
+FORM_MAX_CHARS = 20_000
+ATTACHMENT_TYPES = tuple(uploads.TYPES)  # JPEG, PNG, PDF
+# Statuses a process may set through request.set_status.
+PROCESS_STATUSES = ("in_progress", "waiting_customer", "completed", "cancelled")
+
+
+@dataclass(frozen=True)
+class RequestType:
+    process_key: str
+    schema: dict
+    # (request, customer) -> the process's start data; may refuse with a domain error.
+    process_data: Callable
+
+
+def _meter_verification_data(req, customer):
+    meter, _link = meters.customer_meter(customer.id, req.form_data["meter_id"])
+    req.account_id = meter.account_id
+    due = meters.next_verification(meter)
+    return {"request_number": req.number, "customer_phone": customer.phone, "meter_serial": meter.serial,
+            "meter_kind": meter.kind, "overdue": bool(due and due < periods.local_today()),
+            "comment": req.form_data.get("comment", "")}
+
+
+TYPES = {
+    "meter_verification": RequestType(
+        process_key="meter_verification",
+        schema={
+            "type": "object",
+            "required": ["meter_id"],
+            "additionalProperties": False,
+            "properties": {
+                "meter_id": {"type": "integer", "minimum": 1},
+                "comment": {"type": "string", "maxLength": 1000},
+            },
+        },
+        process_data=_meter_verification_data,
+    ),
+}
+
+
+def _check_form(form_data):
+    if not isinstance(form_data, dict):
+        raise Invalid(fields={"form_data": ["request_form_not_object"]})
+    if len(json.dumps(form_data, ensure_ascii=False)) > FORM_MAX_CHARS:
+        raise Invalid(fields={"form_data": ["request_form_too_large"]})
+    return form_data
+
+
+def _history(req, status, by_kind, note=None, job_id=None):
+    req.status, req.updated_at = status, utcnow()
+    db.session.add(RequestStatusChange(request_id=req.id, status=status, note=note, by_kind=by_kind,
+                                       job_id=job_id, at=req.updated_at))
+
+
+def own(customer_id, request_id, lock=False):
+    """The customer's request (locked for the change on PostgreSQL), else 404."""
+    query = select(ServiceRequest).where(ServiceRequest.id == request_id, ServiceRequest.customer_id == customer_id)
+    if lock and db.engine.dialect.name == "postgresql":
+        query = query.with_for_update()
+    req = db.session.execute(query).scalar_one_or_none()
+    if req is None:
+        raise NotFound("request_not_found", id=request_id)
+    return req
+
+
+# --- drafts and submission ----------------------------------------------------------------------
+
+def create_draft(customer_id, type_key, form_data=None):
+    if type_key not in TYPES:
+        raise Invalid(fields={"type": ["request_type_unknown"]})
+    req = ServiceRequest(type=type_key, customer_id=customer_id, status="draft",
+                         form_data=_check_form(form_data or {}))
+    db.session.add(req)
+    db.session.flush()
+    req.number = request_numbers.make(req.created_at.year, req.id)
+    _history(req, "draft", "customer")
+    db.session.commit()
+    return req
+
+
+def update_draft(customer_id, request_id, form_data):
+    req = own(customer_id, request_id, lock=True)
+    if req.status != "draft":
+        raise Conflict("request_not_draft", number=req.number)
+    req.form_data, req.updated_at = _check_form(form_data), utcnow()
+    db.session.commit()
+    return req
+
+
+def _form_errors(schema, form_data):
+    fields = {}
+    for error in jsonschema.Draft202012Validator(schema).iter_errors(form_data):
+        if error.validator == "required":
+            for name in error.validator_value:
+                if name not in form_data:
+                    fields.setdefault(name, []).append("request_field_required")
+        elif error.validator == "additionalProperties":
+            for name in set(form_data) - set(schema.get("properties", {})):
+                fields.setdefault(name, []).append("request_field_unknown")
+        else:
+            path = ".".join(str(part) for part in error.absolute_path) or "form_data"
+            fields.setdefault(path, []).append("request_field_invalid")
+    return fields
+
+
+def submit(customer_id, request_id):
+    """Validate the draft and start its process; the status change and the new instance
+    commit together, and a process that fails to start leaves the draft as it was."""
+    req = own(customer_id, request_id, lock=True)
+    if req.status != "draft":
+        raise Conflict("request_not_draft", number=req.number)
+    kind = TYPES[req.type]
+    errors = _form_errors(kind.schema, req.form_data)
+    if errors:
+        raise Invalid("request_form_invalid", fields={f"form_data.{k}": v for k, v in errors.items()})
+    customer = db.session.get(Customer, customer_id)
+    try:
+        data = kind.process_data(req, customer)
+        req.submitted_at = utcnow()
+        _history(req, "submitted", "customer")
+        db.session.flush()
+        instance = instances.start(kind.process_key, business_key=req.number, data=data,
+                                   actor=f"customer:{customer_id}",
+                                   subject={"type": "service_request", "id": str(req.id)})
+    except BaseException:
+        db.session.rollback()
+        raise
+    req.process_instance_id = instance.id
+    db.session.commit()
+    return req
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def list_own(customer_id, state=None, page=0, page_size=50):
+    """The customer's requests, newest first; ``state`` "open" or "closed" (DONE_STATUSES)."""
+    query = select(ServiceRequest).where(ServiceRequest.customer_id == customer_id)
+    if state == "open":
+        query = query.where(ServiceRequest.status.not_in(DONE_STATUSES))
+    elif state == "closed":
+        query = query.where(ServiceRequest.status.in_(DONE_STATUSES))
+    total = db.session.execute(query.with_only_columns(func.count()).select_from(ServiceRequest)).scalar()
+    rows = db.session.execute(
+        query.order_by(ServiceRequest.id.desc()).offset(page * page_size).limit(page_size)
+    ).scalars().all()
+    return rows, total
+
+
+def history(request_id):
+    return db.session.execute(
+        select(RequestStatusChange).where(RequestStatusChange.request_id == request_id)
+        .order_by(RequestStatusChange.id)
+    ).scalars().all()
+
+
+def messages(request_id):
+    return db.session.execute(
+        select(RequestMessage).where(RequestMessage.request_id == request_id).order_by(RequestMessage.id)
+    ).scalars().all()
+
+
+def attachments(request_id):
+    return db.session.execute(
+        select(RequestAttachment).where(RequestAttachment.request_id == request_id).order_by(RequestAttachment.id)
+    ).scalars().all()
+
+
+def get_own(customer_id, request_id):
+    """The customer's request; staff messages they had not seen are marked read."""
+    req = own(customer_id, request_id)
+    unread = [m for m in messages(req.id) if m.author_kind == "staff" and m.read_at is None]
+    for message in unread:
+        message.read_at = utcnow()
+    if unread:
+        db.session.commit()
+    return req
+
+
+def public_status(text):
+    """``(number, status, updated_at)`` of a filed request by its number (or scanned code)."""
+    number = request_numbers.parse(text)
+    row = db.session.execute(
+        select(ServiceRequest.number, ServiceRequest.status, ServiceRequest.updated_at)
+        .where(ServiceRequest.number == number, ServiceRequest.status != "draft")
+    ).one_or_none()
+    if row is None:
+        raise NotFound("request_not_found", number=number)
+    return row
+
+
+# --- chat and attachments -----------------------------------------------------------------------
+
+def _require_open(req):
+    if req.status in FINAL_STATUSES:
+        raise Conflict("request_closed", number=req.number)
+
+
+def _post(req, text, author_kind, customer_id=None, staff_username=None, attachment=None):
+    text = (text or "").strip() if isinstance(text, str) else ""
+    if not text:
+        raise Invalid(fields={"text": ["request_message_empty"]})
+    if len(text) > MESSAGE_MAX:
+        raise Invalid(fields={"text": ["request_message_too_long"]}, max=MESSAGE_MAX)
+    _require_open(req)
+    if req.status == "draft":
+        raise Conflict("request_not_submitted", number=req.number)
+    message = RequestMessage(request_id=req.id, author_kind=author_kind, customer_id=customer_id,
+                             staff_username=staff_username, text=text)
+    db.session.add(message)
+    db.session.flush()
+    if attachment is not None:
+        attachment.message_id = message.id
+    db.session.commit()
+    return message
+
+
+def customer_message(customer_id, request_id, text, attachment_id=None):
+    """The customer writes in the request's chat, optionally with one of their uploaded files
+    not yet sent with another message."""
+    req = own(customer_id, request_id, lock=True)
+    attachment = None
+    if attachment_id is not None:
+        attachment = db.session.execute(
+            select(RequestAttachment).where(RequestAttachment.id == attachment_id,
+                                            RequestAttachment.request_id == req.id,
+                                            RequestAttachment.uploaded_by == "customer",
+                                            RequestAttachment.message_id.is_(None))
+        ).scalar_one_or_none()
+        if attachment is None:
+            raise NotFound("attachment_not_found", id=attachment_id)
+    return _post(req, text, "customer", customer_id=customer_id, attachment=attachment)
+
+
+def staff_message(request_id, username, text):
+    """Staff answer in the chat (back office and staff API call this)."""
+    req = db.session.get(ServiceRequest, request_id)
+    if req is None:
+        raise NotFound("request_not_found", id=request_id)
+    return _post(req, text, "staff", staff_username=username)
+
+
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|;]+')
+
+
+def display_name(filename, content_type):
+    """The client's file name made safe to show and to send back in Content-Disposition: no
+    path, no control or quoting characters, at most 100 characters, the extension of the real type."""
+    name = unicodedata.normalize("NFC", os.path.basename((filename or "").replace("\\", "/")))
+    stem = _UNSAFE.sub("_", os.path.splitext(name)[0]).strip(" ._")[:90] or "file"
+    return stem + uploads.TYPES[content_type][1]
+
+
+def add_attachment(customer_id, request_id, data, filename):
+    """Store a customer's file on their request (JPEG, PNG or PDF by its bytes, at most
+    UPLOAD_MAX_BYTES, REQUEST_MAX_ATTACHMENTS per request)."""
+    req = own(customer_id, request_id, lock=True)
+    _require_open(req)
+    count = db.session.execute(
+        select(func.count()).select_from(RequestAttachment).where(RequestAttachment.request_id == req.id)
+    ).scalar()
+    limit = current_app.config["REQUEST_MAX_ATTACHMENTS"]
+    if count >= limit:
+        raise Conflict("request_attachments_too_many", max=limit)
+    stored = uploads.store(data, "requests", allowed=ATTACHMENT_TYPES)
+    try:
+        attachment = RequestAttachment(request_id=req.id, path=stored.path,
+                                       filename=display_name(filename, stored.content_type),
+                                       content_type=stored.content_type, size=stored.size, uploaded_by="customer")
+        db.session.add(attachment)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        uploads.delete(stored.path)
+        raise
+    return attachment
+
+
+def own_attachment(customer_id, request_id, attachment_id):
+    req = own(customer_id, request_id)
+    attachment = db.session.execute(
+        select(RequestAttachment).where(RequestAttachment.id == attachment_id, RequestAttachment.request_id == req.id)
+    ).scalar_one_or_none()
+    if attachment is None:
+        raise NotFound("attachment_not_found", id=attachment_id)
+    return attachment
+
+
+# --- rating and closing -------------------------------------------------------------------------
+
+def rate(customer_id, request_id, rating, feedback=None):
+    req = own(customer_id, request_id, lock=True)
+    if req.status not in ("completed", "closed") or req.submitted_at is None:
+        raise Conflict("request_not_rateable", number=req.number)
+    if req.rating is not None:
+        raise Conflict("request_already_rated", number=req.number)
+    req.rating, req.feedback, req.rated_at = rating, (feedback or "").strip() or None, utcnow()
+    db.session.commit()
+    return req
+
+
+def close(customer_id, request_id, note=None):
+    """The customer closes the request at any stage; a running process is cancelled in the
+    same transaction (``instances.cancel`` commits the request's change with the instance's)."""
+    req = own(customer_id, request_id, lock=True)
+    _require_open(req)
+    req.closed_at = utcnow()
+    _history(req, "closed", "customer", note=(note or "").strip() or None)
+    instance = db.session.get(ProcessInstance, req.process_instance_id) if req.process_instance_id else None
+    try:
+        if instance is not None and instance.status in (*processor.ACTIVE, "suspended"):
+            db.session.flush()
+            instances.cancel(instance.id, actor=f"customer:{customer_id}")
+        else:
+            db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return req
+
+
+# --- status from the process (the request.set_status service task) ---------------------------
+
+def set_status_from_process(business_key, status, note, job_id):
+    """Set the request's status from its process and tell the customer; once per job."""
+    if status not in PROCESS_STATUSES:
+        raise ValueError(f"status must be one of {PROCESS_STATUSES}, not {status!r}")
+    done = db.session.execute(
+        select(RequestStatusChange).where(RequestStatusChange.job_id == job_id)
+    ).scalar_one_or_none()
+    if done is not None:
+        return {"request_id": done.request_id, "status": done.status, "repeated": True}
+    req = db.session.execute(
+        select(ServiceRequest).where(ServiceRequest.number == business_key)
+    ).scalar_one_or_none()
+    if req is None:
+        raise LookupError(f"no service request numbered {business_key!r}")
+    if req.status in FINAL_STATUSES:  # closed by the customer meanwhile: the process's word is late
+        return {"request_id": req.id, "status": req.status, "ignored": True}
+    _history(req, status, "process", note=note, job_id=job_id)
+    if status in DONE_STATUSES:
+        req.closed_at = req.updated_at
+    db.session.flush()
+    _notify(req, status, note, job_id)
+    return {"request_id": req.id, "status": status}
+
+
+STATUS_LABELS = {
+    "submitted": "подана", "in_progress": "в работе", "waiting_customer": "ждёт вашего ответа",
+    "completed": "выполнена", "cancelled": "отменена", "closed": "закрыта",
+}
+
+
+def _notify(req, status, note, job_id):
+    customer = db.session.get(Customer, req.customer_id) if req.customer_id else None
+    if customer is None:
+        return
+    context = {"number": req.number, "status": STATUS_LABELS.get(status, status), "note": f" {note}" if note else ""}
+    if customer.phone and profile.wants(customer, "requests", "sms"):
+        notifications.queue_message(f"job-{job_id}-sms", "sms", customer.phone, "request_status", context,
+                                    customer_id=customer.id)
+    if customer.email and customer.email_confirmed_at and profile.wants(customer, "requests", "email"):
+        notifications.queue_message(f"job-{job_id}-email", "email", customer.email, "request_status", context,
+                                    customer_id=customer.id, subject=f"Заявка {req.number}")
