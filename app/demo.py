@@ -8,6 +8,7 @@ from sqlalchemy import select
 from .bootstrap import deploy_shipped, ensure_staff, init_security
 from .demo_billing import load_demo_billing
 from .demo_customers import load_demo_customers
+from .demo_requests import load_demo_requests
 from .extensions import db
 from .models.workflow import HumanTask, ProcessInstance, ServiceJob
 from .workflows import instances, jobs, messages, tasks
@@ -52,6 +53,7 @@ def load_demo():
     customers = load_demo_customers()
     customers += "; " + load_demo_billing()
     if db.session.execute(select(ProcessInstance.id).limit(1)).first():
+        customers += "; " + load_demo_requests()  # idempotent; for databases made before requests existed
         return f"demo data already present ({created_users} staff users added); {customers}{TWO_FACTOR_NOTE}"
 
     dispatcher = tasks.Worker("dispatcher", ["Dispatcher"])
@@ -83,6 +85,8 @@ def load_demo():
     no_contact = dict(_verification("MV-2026-0008"), customer_phone=None)
     failed = instances.start("meter_verification", "MV-2026-0008", no_contact, actor="demo")
     _settle(failed.id)
+    # After the verifications above: the check for existing instances must not see these first.
+    customers += "; " + load_demo_requests()
     return (f"demo data loaded: {created_users} staff users, 8 meter verifications (one with an incident); "
             f"{customers}{TWO_FACTOR_NOTE}")
 

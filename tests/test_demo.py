@@ -12,8 +12,9 @@ from app.models.accounts import Account, CustomerAccount, ObjectEvent, Supplier
 from app.models.billing import Autopay, Bill, Invoice, Payment
 from app.models.customers import Customer, CustomerDevice
 from app.models.meters import Meter, Reading
+from app.models.requests import ServiceRequest
 from app.models.workflow import Incident, ProcessInstance
-from app.services import notifications, st00012
+from app.services import notifications, service_requests, st00012
 from tests.conftest import BASE_CONFIG
 
 
@@ -26,7 +27,8 @@ def test_demo_loads_every_state_once(tmp_path):
         upgrade()
         assert "8 meter verifications" in load_demo()
         statuses = Counter(status for (status,) in db.session.query(ProcessInstance.status))
-        assert statuses == {"waiting": 4, "completed": 1, "suspended": 1, "cancelled": 1, "error": 1}
+        # 8 meter verifications, and Мария's submitted request waiting for the dispatcher
+        assert statuses == {"waiting": 5, "completed": 1, "suspended": 1, "cancelled": 1, "error": 1}
         assert db.session.query(Incident).count() == 1
         customers = {c.phone: c for c in db.session.query(Customer)}
         maria = customers["+79161234567"]
@@ -38,7 +40,11 @@ def test_demo_loads_every_state_once(tmp_path):
         billing = _billing_counts()
         assert "already present" in load_demo()  # safe to run again
         assert _billing_counts() == billing
-        assert db.session.query(ProcessInstance).count() == 8
+        assert db.session.query(ProcessInstance).count() == 9
+        requests = {r.status: r for r in db.session.query(ServiceRequest).filter_by(customer_id=maria.id)}
+        assert set(requests) == {"draft", "submitted"}
+        assert requests["submitted"].process_instance_id is not None
+        assert [m.author_kind for m in service_requests.messages(requests["submitted"].id)] == ["customer", "staff"]
         assert db.session.query(Customer).count() == 3
         assert notifications.wait_for_delivery()  # the outbox is delivered by jobs after commit
         db.session.remove()
