@@ -1,8 +1,8 @@
 """Client API benchmark: submit a meter reading and the account summary, through Kabinet's client
 API and through bare Flask + SQLAlchemy apps doing the same database work, side by side.
 
-    .venv/bin/python bench/client_api_bench.py            # ~4 minutes
-    .venv/bin/python bench/client_api_bench.py --quick    # ~1.5 minutes
+    .venv/bin/python bench/client_api_bench.py            # ~8 minutes
+    .venv/bin/python bench/client_api_bench.py --quick    # ~3 minutes
 
 The bare apps (bench/bare_client_api.py) are two: ``bare-orm`` runs Kabinet's own statements
 and models on a plain SQLAlchemy Session (the difference is the platform's overhead), and

@@ -236,6 +236,10 @@ def test_set_up_refusals_change_nothing(app):
         assert (refused.status_code, refused.get_json()["error"]["code"]) == (status, code), (body, refused.get_json())
     consent = person.call("POST", "/autopay", json={**good, "consent": False}, lang="en").get_json()["error"]
     assert consent["fields"] == {"consent": ["Consent to the autopay terms is required."]}
+    for amount in ("10.005", "1000000.01"):
+        too_fine = person.call("POST", "/autopay", json={**good, "amount": amount}, lang="en").get_json()["error"]
+        assert too_fine["fields"] == {
+            "amount": ["The amount must be 0.01 to 1,000,000 roubles with at most two decimals."]}
     assert autopays_of(app, person.id) == 0
 
     assert person.call("POST", "/autopay", json={**good, "amount": 250}).status_code == 201

@@ -290,6 +290,8 @@ def test_cli_import(app, tmp_path):
     result = runner.invoke(args=["kabinet", "import", "accounts", str(bad), "--format", "csv"])
     assert result.exit_code == 1
     assert "row 2, prepaid: Expected yes/no" in result.output and "failed" in result.output
+    unknown = runner.invoke(args=["kabinet", "import", "clients", str(good)])
+    assert unknown.exit_code == 2 and "one of accounts, bills" in unknown.output
     with app.app_context():
         batch = db.session.scalars(select(ImportBatch).where(ImportBatch.started_by == "ops")).all()[-1]
         assert (batch.filename, batch.stats["created"]) == ("accounts.csv", 1)
@@ -329,3 +331,18 @@ def test_admin_upload_shows_counts_and_errors(app):
     # Other roles do not see the screen
     assert "Обмен с биллингом" not in text(signed_in(app, "dispatcher").get("/billing/exchange/",
                                                                            follow_redirects=True))
+
+
+def test_admin_upload_without_a_kind_a_file_or_a_known_format_imports_nothing(app):
+    client = signed_in(app, "billing")
+    data = csv_file(ACCOUNT_HEADER)
+    with app.app_context():
+        before = db.session.scalar(select(func.count(ImportBatch.id)))
+    for form, message in (({"file": (io.BytesIO(data), "accounts.csv")}, "Выберите, что в файле"),
+                          ({"kind": "accounts"}, "Выберите файл"),
+                          ({"kind": "accounts", "file": (io.BytesIO(data), "accounts.xlsx")}, "Формат файла")):
+        page = client.post("/billing/exchange/upload", follow_redirects=True, content_type="multipart/form-data",
+                           data=form)
+        assert page.status_code == 200 and message in text(page)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ImportBatch.id))) == before

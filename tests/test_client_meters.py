@@ -229,6 +229,8 @@ def test_photo_goes_with_the_reading_and_comes_back(app, person, tmp_path, monke
     image = person.call("GET", f"/meters/{meter_id}/readings/{period}/photo")
     assert image.status_code == 200 and image.mimetype == "image/jpeg" and image.data == JPEG
     assert person.call("GET", f"/meters/{meter_id}/readings/2001-01/photo").status_code == 404
+    no_photo = person.call("GET", f"/meters/{meter_id}/readings/2001-01/photo")
+    assert no_photo.get_json()["error"]["code"] == "photo_not_found"
     assert person.call("GET", f"/meters/{meter_id}/readings/..%2F..%2Fx/photo").status_code in (404, 422)
     wrong_type = person.call("POST", f"/meters/{meter_id}/readings",
                              {"values": [{"value": 4}], "photo": base64.b64encode(b"GIF89a....").decode()}, headers=EN)

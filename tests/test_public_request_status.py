@@ -51,7 +51,7 @@ def test_a_mistyped_number_is_refused_without_a_lookup_and_an_unknown_one_is_404
             response = client.get(f"{PUBLIC}/{typed}", headers={"Accept-Language": "en"})
             assert response.status_code == 422, typed
             assert response.get_json()["error"]["fields"] == {
-                "number": ["The request number is mistyped: check it (like KB-2026-000123-7)."]}
+                "number": ["The request number is mistyped: check it (like KB-2026-000123-3)."]}
     unknown = client.get(f"{PUBLIC}/{good}")
     assert unknown.status_code == 404 and unknown.get_json()["error"]["code"] == "request_not_found"
 

@@ -18,7 +18,7 @@ class ServiceRequest(Model):
     __table_args__ = (Index("ix_service_request_customer_status", "customer_id", "status"),)
 
     id = Column(Integer, primary_key=True)
-    # "KB-2026-000123-7" (services/request_numbers.py), set right after the insert from the id.
+    # "KB-2026-000123-3" (services/request_numbers.py), set right after the insert from the id.
     number = Column(String(32), unique=True)
     # A key of services/service_requests.TYPES.
     type = Column(String(48), nullable=False)

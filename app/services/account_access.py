@@ -37,9 +37,3 @@ def require_verified(found, number):
     if found.verified_at is None:
         raise Forbidden("account_unverified", number=number)
 
-
-def linked_account_ids(customer_id):
-    return list(db.session.execute(
-        select(CustomerAccount.account_id).where(CustomerAccount.customer_id == customer_id)
-        .order_by(CustomerAccount.linked_at, CustomerAccount.id)
-    ).scalars())

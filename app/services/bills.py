@@ -155,9 +155,10 @@ def mail_subject(bill):
 
 def confirmed_email(customer):
     """The customer's confirmed address; 409 ``email_unconfirmed`` without one."""
-    if not email_confirmation.is_confirmed(customer):
+    address = email_confirmation.confirmed_email(customer)
+    if address is None:
         raise Conflict("email_unconfirmed")
-    return customer.email
+    return address
 
 
 def send_pdf(customer, bill_id):

@@ -48,12 +48,7 @@ def start_check(customer, return_url=None):
     db.session.add_all([card, payment])
     db.session.flush()
     payment.card_id = card.id
-    started = provider.start(payment, payments.return_url(return_url), save_card=True)
-    payment.provider_payment_id = started["provider_payment_id"]
-    payment.confirmation_url = started["confirmation_url"]
-    payment.status = "pending"
-    db.session.commit()
-    return card, started["confirmation_url"]
+    return card, payments.start(provider, payment, return_url, save_card=True)
 
 
 def on_payment_outcome(payment, event):

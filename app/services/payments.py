@@ -35,11 +35,6 @@ RETURN_URL_PATTERN = re.compile(r"^(?!(?:javascript|data|vbscript|file):)[a-z][a
 _DERIVED = ("amount", "period", "account_number")
 
 
-def provider():
-    """The configured payment provider (config ``PAYMENT_PROVIDER``)."""
-    return payment_providers.get()
-
-
 # --- idempotency -------------------------------------------------------------------------------
 
 def idempotency_key(value):
@@ -97,7 +92,7 @@ def _open(customer, kind, purpose, request, key, items):
     total = sum((item.amount for item in items), Decimal("0.00"))
     if request.get("total") is not None and request["total"] != total:
         raise Invalid("payment_total_mismatch", fields={"total": ["payment_total_mismatch"]}, total=f"{total:.2f}")
-    gateway = provider()
+    gateway = payment_providers.get()
     payment = Payment(public_id=public_id(), customer_id=customer.id, purpose=purpose, source="kabinet",
                       status="created", amount=total, idempotency_key=key, request_fingerprint=request_fingerprint,
                       provider=gateway.name, items=items)
@@ -111,12 +106,19 @@ def _open(customer, kind, purpose, request, key, items):
         if earlier is None:
             raise
         return earlier, False
-    started = gateway.start(payment, return_url(request.get("return_url")), save_card=bool(request.get("save_card")))
+    start(gateway, payment, request.get("return_url"), save_card=bool(request.get("save_card")))
+    return payment, True
+
+
+def start(gateway, payment, url, save_card=False):
+    """Open the flushed ``payment`` on ``gateway``'s hosted page and commit it ``pending``;
+    returns the page's URL (``url``: the customer's return URL, checked by :func:`return_url`)."""
+    started = gateway.start(payment, return_url(url), save_card=save_card)
     payment.provider_payment_id = started["provider_payment_id"]
     payment.confirmation_url = started["confirmation_url"]
     payment.status = "pending"
     db.session.commit()
-    return payment, True
+    return started["confirmation_url"]
 
 
 # --- what is paid --------------------------------------------------------------------------------

@@ -59,8 +59,6 @@ class Submission:
     created: bool  # False when the submission edited the period's readings
 
 
-
-
 def window(supplier, period):
     """The supplier's submission window in ``period``'s month (days past the month's end clamp to it)."""
     last = calendar.monthrange(period.year, period.month)[1]

@@ -1,4 +1,4 @@
-"""Request numbers: ``KB-2026-000123-7`` — year, the request's id, a Luhn check digit.
+"""Request numbers: ``KB-2026-000123-3`` — year, the request's id, a Luhn check digit.
 
 ASCII only, so the number prints as a barcode or QR code and reads back unchanged. The check
 digit (over the year and the id) refuses a mistyped number before any lookup: every single

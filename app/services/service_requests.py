@@ -15,7 +15,7 @@ from typing import Callable
 
 import jsonschema
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
@@ -203,10 +203,11 @@ def attachments(request_id):
 def get_own(customer_id, request_id):
     """The customer's request; staff messages they had not seen are marked read."""
     req = own(customer_id, request_id)
-    unread = [m for m in messages(req.id) if m.author_kind == "staff" and m.read_at is None]
-    for message in unread:
-        message.read_at = utcnow()
-    if unread:
+    marked = db.session.execute(
+        update(RequestMessage).where(RequestMessage.request_id == req.id, RequestMessage.author_kind == "staff",
+                                     RequestMessage.read_at.is_(None)).values(read_at=utcnow())
+    )
+    if marked.rowcount:
         db.session.commit()
     return req
 

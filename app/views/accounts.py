@@ -4,7 +4,7 @@ billing import, links are the customers' own doing."""
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
 from ..models.accounts import Account, Contract, CustomerAccount, ObjectEvent
-from .bills import BillView
+from .bills import BillView, status
 from .common import format_dt
 from .meters import MeterView
 from .suppliers import ACCOUNT_SEARCH, CUSTOMER_SEARCH, ReadOnlyView, badge, day, labelled, yes_no
@@ -19,11 +19,6 @@ ACCOUNT_LABELS = {"account": "Лицевой счёт", "supplier": "Поста�
                   "customer": "Клиент"}
 
 
-def object_event(value):
-    text, kind = OBJECT_EVENTS.get(value, (value, "default"))
-    return badge(text, kind)
-
-
 class ObjectEventView(ReadOnlyView):
     route_base = "/billing/object-events"
     datamodel = SQLAInterface(ObjectEvent)
@@ -35,7 +30,7 @@ class ObjectEventView(ReadOnlyView):
     related_search = {"account": ACCOUNT_SEARCH}
     label_columns = {**ACCOUNT_LABELS, "occurred_at": "Время", "object_name": "Объект", "event": "Событие",
                      "details": "Подробности"}
-    formatters_columns = {"occurred_at": format_dt, "event": object_event}
+    formatters_columns = {"occurred_at": format_dt, "event": status(OBJECT_EVENTS)}
     base_order = ("occurred_at", "desc")
 
 

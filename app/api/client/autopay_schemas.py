@@ -1,31 +1,26 @@
 """Schemas of the client autopay API (BL-6): money as strings "1234.56", periods as "YYYY-MM"."""
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from ...services import periods
+from .payments_schemas import Money
 from .profile_schemas import StrictBoolean
 
-CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("1000000.00")
 
 
-class AmountField(fields.Decimal):
+class AmountField(Money):
     """0.01 to 1,000,000 roubles with at most two decimals: never rounded silently."""
 
-    def __init__(self, **kwargs):
-        super().__init__(as_string=True, places=2, **kwargs)
-
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ValidationError("autopay_amount_invalid")
         try:
-            amount = Decimal(str(value).strip())
-        except InvalidOperation:
+            amount = super()._deserialize(value, attr, data, **kwargs)
+        except ValidationError:
             raise ValidationError("autopay_amount_invalid") from None
-        if not amount.is_finite() or not CENT <= amount <= MAX_AMOUNT or amount != amount.quantize(CENT):
+        if amount > MAX_AMOUNT:
             raise ValidationError("autopay_amount_invalid")
-        return amount.quantize(CENT)
+        return amount
 
 
 class AutopayCreateSchema(Schema):

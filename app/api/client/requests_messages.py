@@ -3,8 +3,8 @@ from ..errors import register_messages
 
 register_messages({
     "request_not_found": ("Заявка не найдена.", "The request was not found."),
-    "request_number_invalid": ("Номер заявки указан с ошибкой: проверьте его (вид KB-2026-000123-7).",
-                               "The request number is mistyped: check it (like KB-2026-000123-7)."),
+    "request_number_invalid": ("Номер заявки указан с ошибкой: проверьте его (вид KB-2026-000123-3).",
+                               "The request number is mistyped: check it (like KB-2026-000123-3)."),
     "request_type_unknown": ("Такой вид заявки не принимается.", "This kind of request is not accepted."),
     "request_form_not_object": ("Данные формы — объект JSON.", "The form data must be a JSON object."),
     "request_form_too_large": ("Слишком много данных в форме.", "The form data is too large."),
