@@ -1,15 +1,36 @@
 """Idempotent set-up shared by the CLI, the demo loader and the tests."""
 import json
 import os
+import re
 
 from .workflows import deployment
 
 BPMN_DIR = os.path.join(os.path.dirname(__file__), "bpmn")
 
-# Each shipped process: its BPMN file, the DMN files it calls and its forms directory.
-SHIPPED = [
-    {"bpmn": "meter_verification.bpmn", "dmn": ["verification_priority.dmn"], "forms": "forms/meter_verification"},
-]
+
+
+def _shipped():
+    """Every ``app/bpmn/*.bpmn`` with the DMN files whose decisions it calls and its forms
+    directory ``forms/<file name>``: dropping a model and its forms in is enough to ship it."""
+    def text(name):
+        with open(os.path.join(BPMN_DIR, name), encoding="utf-8") as handle:
+            return handle.read()
+
+    decisions = {}
+    for name in sorted(os.listdir(BPMN_DIR)):
+        if name.endswith(".dmn"):
+            for decision in re.findall(r'<(?:\w+:)?decision\s[^>]*\bid="([^"]+)"', text(name)):
+                decisions[decision] = name
+    entries = []
+    for name in sorted(os.listdir(BPMN_DIR)):
+        if name.endswith(".bpmn"):
+            called = re.findall(r"calledDecisionId>\s*([^<\s]+)\s*<", text(name))
+            dmn = sorted({decisions[d] for d in called if d in decisions})
+            entries.append({"bpmn": name, "dmn": dmn, "forms": f"forms/{name[:-5]}"})
+    return entries
+
+
+SHIPPED = _shipped()
 
 
 def init_security(app):
@@ -37,7 +58,7 @@ def read_shipped(entry):
 
     forms = {}
     forms_dir = os.path.join(BPMN_DIR, entry["forms"])
-    for name in sorted(os.listdir(forms_dir)):
+    for name in sorted(os.listdir(forms_dir) if os.path.isdir(forms_dir) else ()):
         if name.endswith(".json"):
             forms[name] = json.loads(read(os.path.join(entry["forms"], name)))
     return read(entry["bpmn"]), [read(name) for name in entry["dmn"]], forms

@@ -197,7 +197,9 @@ def test_status_from_the_process_is_history_once_per_job_and_told_to_the_custome
     with app.app_context(), pytest.raises(PermanentFailure):
         set_request_status({"status": "draft"}, JobContext(next(_JOBS), 0, body["number"], 1))
     with app.app_context(), pytest.raises(PermanentFailure):
-        set_request_status({"status": "completed"}, JobContext(next(_JOBS), 0, "KB-2026-999999-0", 1))
+        set_request_status({"status": "completed"}, JobContext(next(_JOBS), 0, request_numbers.make(2026, 999999), 1))
+    with app.app_context():  # a process not started from a request (business key MV-…) has nothing to move
+        assert "skipped" in set_request_status({"status": "completed"}, JobContext(next(_JOBS), 0, "MV-1", 1))
 
 
 def test_a_process_moves_its_request_through_the_service_task(app, person, monkeypatch):

@@ -6,11 +6,12 @@ from sqlalchemy.orm import relationship
 
 from .workflow import utcnow
 
-STATUSES = ("draft", "submitted", "in_progress", "waiting_customer", "completed", "cancelled", "closed")
+STATUSES = ("draft", "submitted", "in_progress", "waiting_customer", "awaiting_payment", "scheduled", "completed",
+            "rejected", "cancelled", "closed")
 # No more changes, chat or attachments once a request is here.
-FINAL_STATUSES = ("cancelled", "closed")
+FINAL_STATUSES = ("rejected", "cancelled", "closed")
 # What the "closed" filter of the customer's list shows.
-DONE_STATUSES = ("completed", "cancelled", "closed")
+DONE_STATUSES = ("completed", "rejected", "cancelled", "closed")
 
 
 class ServiceRequest(Model):
@@ -96,6 +97,9 @@ class RequestAttachment(Model):
     filename = Column(String(128), nullable=False)
     content_type = Column(String(64), nullable=False)
     size = Column(Integer, nullable=False)
-    # customer | staff
+    # customer | staff (a person in the back office, or the process issuing a document)
     uploaded_by = Column(String(16), nullable=False)
+    staff_username = Column(String(128))
+    # The service job that issued it (request.issue_document): once per job.
+    job_id = Column(Integer, index=True, unique=True)
     created_at = Column(DateTime, nullable=False, default=utcnow)

@@ -37,3 +37,12 @@ def parse(text, field="number"):
     if not found or luhn_digit(found.group(1) + found.group(2)) != found.group(3):
         raise Invalid(fields={field: ["request_number_invalid"]})
     return number
+
+
+def looks_like(text):
+    """Whether ``text`` is a well-formed request number (check digit included)."""
+    try:
+        parse(text)
+    except Invalid:
+        return False
+    return True

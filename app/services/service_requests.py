@@ -1,8 +1,7 @@
 """Service requests (SPEC PR): drafts, submission as a BPMN process, status history, chat,
 attachments, rating and closing.
 
-A request type (``TYPES``) names the process it starts, the JSON Schema its form must pass at
-submission (a draft may be incomplete) and how the form becomes the process's data. Every
+The kinds of request live in ``request_types/`` (one module each). Every
 function taking a ``customer_id`` acts on that customer's requests only: another customer's
 request, or its file, is 404 ``request_not_found`` as if it did not exist.
 """
@@ -10,8 +9,6 @@ import json
 import os
 import re
 import unicodedata
-from dataclasses import dataclass
-from typing import Callable
 
 import jsonschema
 from flask import current_app
@@ -29,48 +26,16 @@ from ..models.requests import (
     ServiceRequest,
 )
 from ..models.workflow import ProcessInstance, utcnow
-from ..workflows import instances, processor
-from . import meters, notifications, periods, profile, request_numbers, uploads
+from ..workflows import instances, processor, tasks
+from . import invoices, notifications, profile, request_numbers, uploads
+from .request_types import TYPES
 
 MESSAGE_MAX = 4000
 FORM_MAX_CHARS = 20_000
 ATTACHMENT_TYPES = tuple(uploads.TYPES)  # JPEG, PNG, PDF
 # Statuses a process may set through request.set_status.
-PROCESS_STATUSES = ("in_progress", "waiting_customer", "completed", "cancelled")
-
-
-@dataclass(frozen=True)
-class RequestType:
-    process_key: str
-    schema: dict
-    # (request, customer) -> the process's start data; may refuse with a domain error.
-    process_data: Callable
-
-
-def _meter_verification_data(req, customer):
-    meter, _link = meters.customer_meter(customer.id, req.form_data["meter_id"])
-    req.account_id = meter.account_id
-    due = meters.next_verification(meter)
-    return {"request_number": req.number, "customer_phone": customer.phone, "meter_serial": meter.serial,
-            "meter_kind": meter.kind, "overdue": bool(due and due < periods.local_today()),
-            "comment": req.form_data.get("comment", "")}
-
-
-TYPES = {
-    "meter_verification": RequestType(
-        process_key="meter_verification",
-        schema={
-            "type": "object",
-            "required": ["meter_id"],
-            "additionalProperties": False,
-            "properties": {
-                "meter_id": {"type": "integer", "minimum": 1},
-                "comment": {"type": "string", "maxLength": 1000},
-            },
-        },
-        process_data=_meter_verification_data,
-    ),
-}
+PROCESS_STATUSES = ("in_progress", "waiting_customer", "awaiting_payment", "scheduled", "completed", "rejected",
+                    "cancelled")
 
 
 def _check_form(form_data):
@@ -321,6 +286,27 @@ def own_attachment(customer_id, request_id, attachment_id):
     return attachment
 
 
+# --- what the process asks of the customer -------------------------------------------------------
+
+def customer_tasks(req):
+    """Open tasks of the request's process in the Customer lane (accept an offer, pick a slot,
+    add a document), each with the JSON Schema of its form."""
+    if req.process_instance_id is None or req.status in FINAL_STATUSES:
+        return []
+    return tasks.open_customer_tasks(req.process_instance_id)
+
+
+def answer_task(customer_id, request_id, task_id, data):
+    """The customer submits a task's form; the process moves on in the same transaction."""
+    req = own(customer_id, request_id)
+    _require_open(req)
+    if req.process_instance_id is None:
+        raise NotFound("task_not_found", id=task_id)
+    tasks.complete_for_customer(task_id, req.process_instance_id, f"customer:{customer_id}", data)
+    db.session.refresh(req)
+    return req
+
+
 # --- rating and closing -------------------------------------------------------------------------
 
 def rate(customer_id, request_id, rating, feedback=None):
@@ -341,6 +327,9 @@ def close(customer_id, request_id, note=None):
     _require_open(req)
     req.closed_at = utcnow()
     _history(req, "closed", "customer", note=(note or "").strip() or None)
+    kind = TYPES.get(req.type)
+    if kind is not None and kind.on_close is not None:
+        kind.on_close(req)
     instance = db.session.get(ProcessInstance, req.process_instance_id) if req.process_instance_id else None
     try:
         if instance is not None and instance.status in (*processor.ACTIVE, "suspended"):
@@ -365,6 +354,9 @@ def set_status_from_process(business_key, status, note, job_id):
     ).scalar_one_or_none()
     if done is not None:
         return {"request_id": done.request_id, "status": done.status, "repeated": True}
+    if not request_numbers.looks_like(business_key):
+        # A process started by hand or by a test (not from a request) has nothing to move.
+        return {"skipped": f"{business_key!r} is not a request number"}
     req = db.session.execute(
         select(ServiceRequest).where(ServiceRequest.number == business_key)
     ).scalar_one_or_none()
@@ -380,9 +372,21 @@ def set_status_from_process(business_key, status, note, job_id):
     return {"request_id": req.id, "status": status}
 
 
+def issue_invoice(business_key, amount, description, instance_id):
+    """An invoice to the request's customer from its process (fee, call-out, paid service):
+    the same instance and description give the same invoice (a retried job)."""
+    req = db.session.execute(select(ServiceRequest).where(ServiceRequest.number == business_key)).scalar_one_or_none()
+    if req is None or req.customer_id is None:
+        raise LookupError(f"no service request numbered {business_key!r} with a customer to bill")
+    invoice = invoices.create(req.customer_id, description, amount, account_id=req.account_id,
+                              process_instance_id=instance_id)
+    return {"invoice": invoice.number, "amount": str(invoice.amount), "invoice_id": invoice.id}
+
+
 STATUS_LABELS = {
     "submitted": "подана", "in_progress": "в работе", "waiting_customer": "ждёт вашего ответа",
-    "completed": "выполнена", "cancelled": "отменена", "closed": "закрыта",
+    "awaiting_payment": "ждёт оплаты", "scheduled": "визит назначен", "completed": "выполнена",
+    "rejected": "отклонена", "cancelled": "отменена", "closed": "закрыта",
 }
 
 

@@ -1,5 +1,6 @@
 """Operations every deployment has."""
-from ..services import notifications, service_requests
+from ..errors import DomainError
+from ..services import notifications, request_documents, service_requests
 from .service_tasks import PermanentFailure, handler
 
 
@@ -32,3 +33,27 @@ def set_request_status(params, context):
                                                         context.job_id)
     except LookupError as exc:
         raise PermanentFailure(str(exc)) from None
+
+
+@handler("request.issue_document")
+def issue_document(params, context):
+    """A PDF (``title``, ``lines`` as ``[[label, value], …]``, optional ``note`` and
+    ``filename``) attached to the instance's request for the customer to download."""
+    try:
+        return request_documents.issue(context.business_key, params.get("title"), params.get("lines") or [],
+                                       params.get("filename"), context.job_id, note=params.get("note"))
+    except (LookupError, ValueError) as exc:
+        raise PermanentFailure(str(exc)) from None
+
+
+@handler("request.issue_invoice")
+def issue_invoice(params, context):
+    """An invoice (``amount``, ``description``) to the request's customer, paid like a bill; the
+    result's ``invoice`` number is what the ``payment_confirmed`` message correlates on."""
+    try:
+        return service_requests.issue_invoice(context.business_key, params.get("amount"), params.get("description"),
+                                              context.instance_id)
+    except LookupError as exc:
+        raise PermanentFailure(str(exc)) from None
+    except DomainError as exc:
+        raise PermanentFailure(f"{exc.code}: {exc.fields or exc.params}") from None

@@ -402,9 +402,25 @@ def _human_task_fields(instance, task, timers):
     return {
         "name": spec.bpmn_id or spec.name, "title": label(spec)[:256], "lane": spec.lane,
         "candidate_role": None if role == CUSTOMER else role, "for_customer": role == CUSTOMER,
-        "form_schema": instance.definition.forms.get(filename) if filename else None,
+        "form_schema": with_options(instance.definition.forms.get(filename), task.data) if filename else None,
         "due_at": _due_at(task, timers),
     }
+
+
+def with_options(schema, data):
+    """The form with each ``"x-options-from": "var"`` filled in as an ``enum`` of the task's
+    list ``var`` (slots a dispatcher offered, documents found missing): the choices a form offers
+    can come from the process, and validation then accepts only those."""
+    if isinstance(schema, list):
+        return [with_options(item, data) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {key: with_options(value, data) for key, value in schema.items()}
+    source = schema.get("x-options-from")
+    if isinstance(source, str):
+        options = data.get(source)
+        result["enum"] = [o for o in options if isinstance(o, (str, int, float))] if isinstance(options, list) else []
+    return result
 
 
 def _sync_service_jobs(run, started_service):

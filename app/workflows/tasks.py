@@ -131,18 +131,40 @@ def complete(task_id, worker, data):
     task = get(task_id, worker)
     if task.for_customer:
         raise Forbidden("customer_task", id=task_id)
+    return _complete(task, worker.name, data)
+
+
+def open_customer_tasks(instance_id):
+    """What the process waits for from the customer on this instance, oldest first."""
+    return db.session.execute(
+        select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.for_customer.is_(True),
+                                HumanTask.status == "open").order_by(HumanTask.id)
+    ).scalars().all()
+
+
+def complete_for_customer(task_id, instance_id, actor, data):
+    """The customer answers a task of the Customer lane on ``instance_id`` (their request's
+    instance: the caller has checked the request is theirs); any other task is 404."""
+    task = db.session.get(HumanTask, task_id)
+    if task is None or task.instance_id != instance_id or not task.for_customer:
+        raise NotFound("task_not_found", id=task_id)
+    return _complete(task, actor, data)
+
+
+def _complete(task, actor, data):
     validate_form(task.form_schema, data)
-    with processor.change(task.instance_id, worker.name) as run:
-        task = _locked_task(run, task_id, worker)
-        if task.assignee and task.assignee != worker.name:
+    task_id = task.id
+    with processor.change(task.instance_id, actor) as run:
+        task = _locked_task(run, task_id, None)
+        if task.assignee and task.assignee != actor:
             raise Conflict("task_claimed", id=task_id, assignee=task.assignee)
         spiff_task = processor.task_by_guid(run.workflow, task.task_guid)
         if spiff_task is None or not spiff_task.has_state(TaskState.READY):
             raise Conflict("task_not_open", id=task_id, status="moved on")
         spiff_task.task_spec.add_data_from_form(spiff_task, data)
         spiff_task.run()
-        task.status, task.assignee = "completed", worker.name
-        task.completed_at, task.completed_by = utcnow(), worker.name
+        task.status, task.assignee = "completed", actor
+        task.completed_at, task.completed_by = utcnow(), actor
         run.event("task_completed", task_name=task.title, data=data)
         run.run_engine()
     return task

@@ -12,6 +12,7 @@ from flask_appbuilder.api import expose
 from ...errors import Invalid
 from ...services import service_requests as requests_service
 from ...services import uploads
+from ..errors import language
 from . import requests_messages, uploads_messages  # noqa: F401  (register the error codes)
 from .base import ClientApi, customer_required
 from .requests_schemas import (
@@ -27,6 +28,7 @@ from .requests_schemas import (
     RequestListSchema,
     RequestSchema,
     RequestTypeListSchema,
+    TaskAnswerSchema,
 )
 
 _request = RequestSchema()
@@ -38,6 +40,7 @@ _attachment = AttachmentSchema()
 def _details(req):
     return _detail.dump({
         **{name: getattr(req, name) for name in _request.fields},
+        "tasks": requests_service.customer_tasks(req),
         "history": requests_service.history(req.id),
         "messages": requests_service.messages(req.id),
         "attachments": requests_service.attachments(req.id),
@@ -50,7 +53,7 @@ class ClientRequestsApi(ClientApi):
     openapi_spec_tag = "Client: service requests"
     openapi_spec_component_schemas = (DraftCreateSchema, DraftUpdateSchema, MessageInSchema, RateSchema, CloseSchema,
                                       RequestSchema, RequestDetailSchema, RequestListSchema, MessageSchema,
-                                      AttachmentSchema, RequestTypeListSchema)
+                                      AttachmentSchema, RequestTypeListSchema, TaskAnswerSchema)
 
     @expose("/types", methods=["GET"])
     @customer_required
@@ -66,7 +69,9 @@ class ClientRequestsApi(ClientApi):
               content: {application/json: {schema: {$ref: '#/components/schemas/RequestTypeListSchema'}}}
             401: {description: Not signed in}
         """
-        result = [{"type": key, "form_schema": kind.schema} for key, kind in sorted(requests_service.TYPES.items())]
+        lang = language()
+        result = [{"type": key, "title": kind.titles.get(lang) or kind.titles.get("ru") or key, "form_schema": kind.schema}
+                  for key, kind in sorted(requests_service.TYPES.items())]
         return self.response(200, **RequestTypeListSchema().dump({"result": result}))
 
     @expose("/", methods=["POST"])
@@ -174,6 +179,30 @@ class ClientRequestsApi(ClientApi):
             422: {description: 'The form fails the schema (request_form_invalid, per field in fields)'}
         """
         return self.response(200, **_details(requests_service.submit(g.customer.id, request_id)))
+
+    @expose("/<int:request_id>/tasks/<int:task_id>", methods=["POST"])
+    @customer_required
+    def answer_task(self, request_id, task_id):
+        """Answer what the process asks (accept an offer, pick a slot, add a document): ``data`` is
+        checked against the task's ``form_schema`` and the process moves on at once.
+        ---
+        post:
+          summary: Answer a task of the request's process
+          security: [{customer: []}]
+          requestBody:
+            required: true
+            content: {application/json: {schema: {$ref: '#/components/schemas/TaskAnswerSchema'}}}
+          responses:
+            200:
+              content: {application/json: {schema: {$ref: '#/components/schemas/RequestDetailSchema'}}}
+            401: {description: Not signed in}
+            404: {description: Not the customer's request, or no such open task on it}
+            409: {description: The task was answered already or the request is closed}
+            422: {description: The answer does not match the form (form_invalid, per field)}
+        """
+        body = TaskAnswerSchema().load(self.json_body())
+        req = requests_service.answer_task(g.customer.id, request_id, task_id, body["data"])
+        return self.response(200, **_details(req))
 
     @expose("/<int:request_id>/messages", methods=["POST"])
     @customer_required

@@ -92,7 +92,23 @@ class RequestSchema(Schema):
     feedback = fields.String(allow_none=True)
 
 
+class CustomerTaskSchema(Schema):
+    id = fields.Integer()
+    name = fields.String(metadata={"description": "the BPMN task's id, stable across versions", "example": "accept_offer"})
+    title = fields.String(metadata={"example": "Примите договор и технические условия"})
+    form_schema = fields.Dict(allow_none=True, metadata={
+        "description": "JSON Schema (draft 2020-12) of the answer; choices offered by the process are in its enums"})
+    due_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class TaskAnswerSchema(_Strict):
+    data = fields.Dict(required=True, metadata={"description": "the answer, checked against the task's form_schema"})
+
+
 class RequestDetailSchema(RequestSchema):
+    tasks = fields.List(fields.Nested(CustomerTaskSchema), metadata={
+        "description": "what the process waits for from the customer; answer with POST …/tasks/{task_id}"})
     history = fields.List(fields.Nested(StatusChangeSchema), metadata={"description": "oldest first"})
     messages = fields.List(fields.Nested(MessageSchema), metadata={"description": "oldest first"})
     attachments = fields.List(fields.Nested(AttachmentSchema))
@@ -111,6 +127,7 @@ class PublicStatusSchema(Schema):
 
 class RequestTypeSchema(Schema):
     type = fields.String(metadata={"example": "meter_verification"})
+    title = fields.String(metadata={"description": "in the language asked for (Accept-Language)"})
     form_schema = fields.Dict(metadata={"description": "JSON Schema (draft 2020-12) of form_data"})
 
 
