@@ -18,7 +18,7 @@ $(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt
 install: $(VENV)/.installed
 
 migrate: install
-	$(BIN)/flask db upgrade heads
+	$(BIN)/flask db upgrade
 	$(BIN)/flask kabinet init
 
 demo: migrate

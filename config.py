@@ -138,7 +138,7 @@ class Config:
     PROFILE_MIN_AGE = int(os.environ.get("PROFILE_MIN_AGE", "14"))
 
     # --- Accounts, registration by bill and by contract (AC, ID-2, ID-3; docs/accounts.md) -----
-    # The contact centre: "this is not my address" requests go to its email; the phone is what
+    # The contact centre: reports of concluded supply contracts go to its email; the phone is what
     # the ID-3 phone-mismatch error tells the customer to call.
     CONTACT_CENTRE_EMAIL = os.environ.get("CONTACT_CENTRE_EMAIL", "contact-centre@kabinet.local")
     CONTACT_CENTRE_PHONE = os.environ.get("CONTACT_CENTRE_PHONE", "8 800 000-00-00")

@@ -30,6 +30,7 @@ def create_app(config=None):
                                 x_proto=app.config["TRUSTED_PROXIES"])
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
     logging.getLogger("spiff").setLevel(logging.WARNING)  # one line per task state change
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # fpdf2 subsetting fonts: a line per table
 
     from . import models  # noqa: F401  (registers every table on Model.metadata)
     from .security import ROLE_PERMISSIONS

@@ -1,7 +1,15 @@
 """Demo service requests for `make run`: Мария has a saved draft and a submitted meter
-verification with a chat in both directions. DEMO ONLY."""
+verification with a chat in both directions, then every other kind of request from its own
+demo module (each idempotent). DEMO ONLY."""
 from sqlalchemy import select
 
+from .demo_appeals import load_demo_appeals
+from .demo_grid_connection import load_demo_grid_connection
+from .demo_meter_works import load_demo_meter_works
+from .demo_offices import load_demo_offices
+from .demo_paid_services import load_demo_paid_services
+from .demo_staff_requests import load_demo_staff_requests
+from .demo_support_chat import load_demo_support_chat
 from .extensions import db
 from .models.accounts import Account
 from .models.customers import Customer
@@ -10,7 +18,16 @@ from .models.requests import ServiceRequest
 from .services import service_requests
 
 
+# After Мария's meter verification: that one is added only while she has no request at all.
+_PROCESS_DEMOS = (load_demo_grid_connection, load_demo_meter_works, load_demo_paid_services, load_demo_appeals,
+                  load_demo_offices, load_demo_support_chat, load_demo_staff_requests)
+
+
 def load_demo_requests():
+    return "; ".join([_maria_verification()] + [load() for load in _PROCESS_DEMOS])
+
+
+def _maria_verification():
     maria = db.session.execute(select(Customer).where(Customer.phone == "+79161234567")).scalar_one_or_none()
     if maria is None:
         return "no demo requests (Мария is missing)"

@@ -49,6 +49,17 @@ _OWN_ACCOUNT = [
 
 _SEE_CUSTOMERS = [["CustomerView", "can_read|menu_access"], ["Customers", "menu_access"]]
 
+
+def _requests(api, view):
+    """Service requests on the staff API and the «Заявки» screens (app/services/staff_requests.py):
+    read, write (the chat), file (in an office)."""
+    return [["ServiceRequests$", api], ["ServiceRequestView$", view]]
+
+
+_READ_REQUESTS = _requests("can_read", "can_read|menu_access")
+_WORK_REQUESTS = _requests("can_read|can_write", "can_read|can_write|menu_access")
+_FILE_REQUESTS = _requests("can_read|can_write|can_file", "can_read|can_write|can_file|menu_access")
+
 # Счета и начисления (app/views/__init__.py register_billing_views). Anchored with "$": FAB
 # matches these names as regex prefixes, and "BillView" must not grant some later "BillViewApi".
 _SUPPLIER_SETUP = ("SupplierView", "TariffView", "ReadingWindowView")
@@ -65,18 +76,24 @@ def _billing(views, permissions=_READ):
 ROLE_PERMISSIONS = {
     # Call centre: sees every process and works its own lane's tasks.
     # Call centre also ends a customer's sessions when a phone is lost.
-    "Operator": _WORK_TASKS + _SEE_INSTANCES + _SEE_CUSTOMERS + [["CustomerView", "can_write"],
+    "Operator": _WORK_TASKS + _FILE_REQUESTS + _SEE_INSTANCES + _SEE_CUSTOMERS + [["CustomerView", "can_write"],
                                                                    ["Messages", "can_write"]] + _OWN_ACCOUNT
     + [["OutboxView", _READ], ["Monitoring", "menu_access"]]  # outbound messages: read-only
+    + [["SupportChatView$", "can_read|can_write|menu_access"]]  # answers and closes support chats (PR-11)
+    + [["PaidServiceView$", _READ], ["PaidServiceCategoryView$", _READ], ["Content$", "menu_access"]]  # PR-5 prices
+    + [["AppealTopicView$", _READ]]  # PR-6 topics
+    + [["OfficeView$", _READ], ["AppointmentView$", _READ]]  # CT-3 offices, PR-10 booked visits
     + _billing(_SUPPLIER_SETUP + _IMPORTED),  # answers questions on accounts, bills and payments
     # Dispatchers may cancel/suspend/resume/retry, on the API and on the instance screen alike.
-    "Dispatcher": _WORK_TASKS + _SEE_INSTANCES + [
+    "Dispatcher": _WORK_TASKS + _WORK_REQUESTS + _SEE_INSTANCES + [
         ["ProcessInstances", "can_write"],
         ["ProcessInstanceView", "can_write"],
     ] + _OWN_ACCOUNT + _billing(("MeterView", "ReadingView")),  # plans meter visits
-    "Technician": _WORK_TASKS + [["Messages", "can_write"]] + _OWN_ACCOUNT + _billing(("MeterView",)),
+    "Technician": _WORK_TASKS + _WORK_REQUESTS + [["Messages", "can_write"]] + _OWN_ACCOUNT
+    + _billing(("MeterView",)),
     # Billing sets up suppliers, tariffs and windows; imported data changes only by import.
-    "Billing": _WORK_TASKS + _SEE_INSTANCES + _SEE_CUSTOMERS + [["Messages", "can_write"]] + _OWN_ACCOUNT
+    "Billing": _WORK_TASKS + _READ_REQUESTS + _SEE_INSTANCES + _SEE_CUSTOMERS + [["Messages", "can_write"]]
+    + _OWN_ACCOUNT
     + _billing(_SUPPLIER_SETUP, "can_read|can_write|can_list|can_show|menu_access") + _billing(_IMPORTED)
     + [["BillingImportView$", "can_read|can_write|menu_access"]],  # imports and exports (billing_import)
     # Analysts model and deploy processes and run the monitor.
@@ -91,7 +108,10 @@ ROLE_PERMISSIONS = {
     ] + _OWN_ACCOUNT + _billing(_SUPPLIER_SETUP + ("ReadingView", "AbnormalReadings", "BillView", "PaymentView",
                                                    "InvoiceView")),
     # Tariffs and reading windows are published content (SPEC AD-6): read here, set by Billing.
-    "ContentEditor": [["Content", "menu_access"]] + _OWN_ACCOUNT + _billing(("TariffView", "ReadingWindowView")),
+    "ContentEditor": [["Content", "menu_access"]] + _OWN_ACCOUNT + _billing(("TariffView", "ReadingWindowView"))
+    + [["PaidServiceView$", f"{_READ}|can_write"], ["PaidServiceCategoryView$", f"{_READ}|can_write"]]  # PR-5
+    + [["AppealTopicView$", f"{_READ}|can_write"]]  # PR-6
+    + [["OfficeView$", f"{_READ}|can_write"], ["AppointmentView$", _READ]],  # CT-3, PR-10
 }
 
 

@@ -66,7 +66,7 @@ def build_app(database_url, tmp_path=None, **overrides):
     config = dict(BASE_CONFIG, SQLALCHEMY_DATABASE_URI=database_url, **overrides)
     app = create_app(config)
     with app.app_context():
-        upgrade(revision="heads")
+        upgrade()
         init_security(app)
         ensure_staff(app, [(role.lower(), role, role, "Test") for role in ROLES], PASSWORD, "test.local")
         deploy_shipped()

@@ -12,7 +12,10 @@ from app.models.accounts import CustomerAccount
 from app.models.billing import Bill
 from app.models.customers import Customer, OneTimeCode
 from app.models.notifications import OutboxMessage
+from app.models.requests import ServiceRequest
+from app.models.workflow import HumanTask
 from app.services import st00012
+from app.workflows import jobs
 from tests.support.billing import make_account, make_bill, make_supplier, next_number
 from tests.support.customers import AUTH, PASSWORD, last_code, new_phone, register
 
@@ -220,20 +223,47 @@ def test_complete_refuses_a_code_of_another_registration(app, client):
     assert customers_with_phone(app, phone) == []
 
 
-def test_not_my_address_goes_to_the_contact_centre_once(app, client):
+def test_not_my_address_files_one_request_for_the_contact_centre(app, client, api):
     _id, number = an_account(app)
     ticket = client.post(f"{REGISTRATION}/by-bill", json={"number": number, "skip_amount": True}).get_json()["ticket"]
     url = f"{REGISTRATION}/by-bill/{ticket}/not-my-address"
     bad = client.post(url, json={"phone": "123", "comment": "не мой адрес"})
     assert bad.status_code == 422
+    phone = new_phone()
+    numbers = set()
     for _ in range(2):
-        sent = client.post(url, json={"phone": "8 916 555-12-34", "comment": "Я живу в кв. 7",
-                                      "full_name": "Петров Пётр"}, headers={"Accept-Language": "en"})
+        sent = client.post(url, json={"phone": f"8 {phone[2:5]} {phone[5:8]}-{phone[8:10]}-{phone[10:]}",
+                                      "comment": "Я живу в кв. 7", "full_name": "Петров Пётр"},
+                           headers={"Accept-Language": "en"})
         assert sent.status_code == 202 and "contact centre" in sent.get_json()["message"]
+        numbers.add(sent.get_json()["number"])
+    [request_number] = numbers  # once per ticket
     with app.app_context():
-        mails = db.session.execute(select(OutboxMessage).where(
-            OutboxMessage.template == "contact_centre_not_my_address",
-            OutboxMessage.body.contains(number))).scalars().all()
-        assert len(mails) == 1
-        assert mails[0].recipient == app.config["CONTACT_CENTRE_EMAIL"]
-        assert "+79165551234" in mails[0].body and "Я живу в кв. 7" in mails[0].body
+        req = db.session.execute(select(ServiceRequest).where(ServiceRequest.number == request_number)).scalar_one()
+        assert (req.type, req.status, req.customer_id, req.account_id) == ("address_mismatch", "submitted", None, _id)
+        assert req.form_data["phone"] == phone and req.form_data["comment"] == "Я живу в кв. 7"
+        instance_id = req.process_instance_id
+        assert jobs.wait_for_jobs(instance_id)
+        # the contact centre's operator checks the address and calls back
+        tasks = db.session.execute(select(HumanTask.name, HumanTask.candidate_role, HumanTask.status)
+                                   .where(HumanTask.instance_id == instance_id)).all()
+        assert [tuple(t) for t in tasks] == [("check_address", "Operator", "open")]
+        db.session.remove()
+    data = api("operator").get(f"/api/v1/process-instances/{instance_id}").get_json()["data"]
+    assert (data["account_number"], data["customer_phone"], data["customer_name"]) == (number, phone, "Петров Пётр")
+    # the person follows it by the number, without an account in Kabinet
+    public = client.get(f"/api/v1/public/requests/{request_number}")
+    assert public.status_code == 200 and public.get_json()["status"] == "submitted"
+    # another ticket for the same account is another report
+    again = client.post(f"{REGISTRATION}/by-bill", json={"number": number, "skip_amount": True}).get_json()["ticket"]
+    other = client.post(f"{REGISTRATION}/by-bill/{again}/not-my-address", json={"phone": new_phone()})
+    assert other.status_code == 202 and other.get_json()["number"] != request_number
+
+    # registering by their own bill with the same phone, the person finds the report in their list
+    _own_id, own_number = an_account(app)
+    own = client.post(f"{REGISTRATION}/by-bill", json={"number": own_number, "skip_amount": True}).get_json()
+    done = finish(app, client, own["ticket"], phone)
+    assert done.status_code == 201, done.get_json()
+    headers = {"Authorization": f"Bearer {done.get_json()['access_token']}"}
+    listed = client.get("/api/v1/client/requests/", headers=headers).get_json()["result"]
+    assert [r["number"] for r in listed] == [request_number]

@@ -24,7 +24,7 @@ def test_demo_loads_every_state_once(tmp_path):
     app = create_app(dict(BASE_CONFIG, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'demo.db'}",
                           OUTBOX_LOG_PATH=str(tmp_path / "outbox.log")))
     with app.app_context():
-        upgrade(revision="heads")
+        upgrade()
         assert "8 meter verifications" in load_demo()
         statuses = Counter(status for (status,) in db.session.query(ProcessInstance.status))
         # 8 meter verifications, and Мария's submitted request waiting for the dispatcher
@@ -63,7 +63,7 @@ def test_demo_billing_data_is_consistent(tmp_path):
 
     app = create_app(dict(BASE_CONFIG, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'billing.db'}"))
     with app.app_context():
-        upgrade(revision="heads")
+        upgrade()
         load_demo_customers()
         today = date.today()
         load_demo_billing(today)

@@ -9,11 +9,11 @@ def test_migrations_match_the_models_and_round_trip(make_pg_database, tmp_path):
     for url in (make_pg_database(), f"sqlite:///{tmp_path / 'migrations.db'}"):
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
         with app.app_context():
-            upgrade(revision="heads")
+            upgrade()
             check()  # raises when autogenerate finds a difference between models and schema
             downgrade(revision="base")
             assert db.inspect(db.engine).get_table_names() in ([], ["alembic_version"])
-            upgrade(revision="heads")
+            upgrade()
             assert {"process_instance", "human_task", "ab_user", "service_job"} <= set(
                 db.inspect(db.engine).get_table_names())
             db.session.remove()

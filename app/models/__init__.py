@@ -12,6 +12,7 @@ from .accounts import (  # noqa: F401
     SupplierService,
     Tariff,
 )
+from .appeals import AppealTopic, RequestAnswer  # noqa: F401
 from .billing import (  # noqa: F401
     Autopay,
     AutopayRun,
@@ -35,9 +36,13 @@ from .customers import (  # noqa: F401
 )
 from .meters import Meter, Reading, Reminder  # noqa: F401
 from .notifications import OutboxMessage  # noqa: F401
+from .offices import Appointment, Office  # noqa: F401
+from .paid_services import PaidService, PaidServiceCategory  # noqa: F401
 from .requests import RequestAttachment, RequestMessage, RequestStatusChange, ServiceRequest  # noqa: F401
 from .schedule import DailyRun  # noqa: F401
 from .staff import StaffTwoFactor  # noqa: F401
+from .subscriptions import Subscription  # noqa: F401
+from .support_chat import SupportChat  # noqa: F401
 from .workflow import (  # noqa: F401
     HumanTask,
     Incident,

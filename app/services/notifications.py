@@ -46,11 +46,6 @@ TEMPLATES = {
     "registration_password": "Пароль для входа в Кабинет по договору {contract}: {password}. Логин — номер "
                              "телефона. Никому не сообщайте пароль.",
     "registration_phone_registered": "Этот номер уже зарегистрирован в Кабинете: войдите или восстановите пароль.",
-    "contact_centre_not_my_address": (
-        "Регистрация по квитанции: клиент сообщает, что адрес лицевого счёта не его.\n\n"
-        "Лицевой счёт: {number} ({supplier})\nПоказанный адрес: {address}\n"
-        "Телефон: {phone}\nФИО: {full_name}\nEmail: {email}\nКомментарий: {comment}"
-    ),
     "contact_centre_supply_concluded": (
         "Клиент сообщил о заключении договора энергоснабжения по договору технологического "
         "присоединения {contract} ({supplier}).\n\nКлиент: {customer}, телефон {phone}"
@@ -84,6 +79,17 @@ TEMPLATES = {
         "Вы получаете это письмо, потому что включили электронные квитанции по этому счёту; "
         "отключить их можно в Кабинете."
     ),
+    "grid_connection_delayed": "Заявка {request}: срок этапа «{step}» нарушен. Заявка передана руководителю "
+                               "на контроль, мы сообщим о ходе работ.",
+    # Appeals (PR-6): the number by email as soon as the appeal is filed.
+    "appeal_received": (
+        "Здравствуйте, {name}!\n\n"
+        "Ваше обращение «{topic}» принято, его номер — {number}.\n"
+        "Ответ появится в Кабинете, в разделе «Заявки»; статус можно проверить и без входа по номеру."
+    ),
+    # Office appointments (PR-10): the reminder before the visit.
+    "appointment_reminder": "Напоминаем: {visit_at} вас ждут в офисе «{office}», {address} (запись {request}). "
+                            "Не сможете прийти — отмените запись в Кабинете.",
 }
 
 

@@ -12,7 +12,8 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from flask import current_app
 
 from ..errors import Invalid
-from . import bills, notifications, periods, power_calculator_pdf, rate_limits
+from . import bills, notifications, periods, power_calculator_pdf, rate_limits, service_requests
+from .request_types import grid_connection
 
 PDF = "application/pdf"
 KW = Decimal("0.001")  # results to the watt
@@ -205,3 +206,11 @@ def send_pdf(customer, calculation):
         power_calculator_pdf.render(calculation), pdf_filename(), customer_id=customer.id,
         subject="Расчёт мощности для технологического присоединения")
     return address
+
+
+def grid_connection_draft(customer_id, calculation):
+    """A draft grid connection request (PR-1) prefilled from the calculation; 422
+    ``power_over_pr1_limit`` when the load is above what PR-1 connects."""
+    if calculation.exceeds_limit:
+        raise Invalid("power_over_pr1_limit")
+    return service_requests.create_draft(customer_id, "grid_connection", grid_connection.prefill(calculation))

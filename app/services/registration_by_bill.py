@@ -5,13 +5,15 @@ payload, or the number alone ("skip the amount": the customer starts unverified)
    *ticket*: a signed, time-limited token (itsdangerous, salt of its own, REGISTRATION_TICKET_SECONDS)
    naming the account, whether the bill matched, and a random id. Nothing is stored: any web
    process reads it, and a forged or edited ticket fails the signature.
-2. "This is not my address": :func:`not_my_address` emails the contact centre the details
-   (issue 5 turns it into a service request).
+2. "This is not my address": :func:`not_my_address` files a service request ``address_mismatch``
+   (no customer yet: the person's name and phone are on it) and starts its process: an operator
+   checks the account's address and calls them back.
 3. :func:`request_code`: personal data + phone + consent; the ID-1 registration code goes to the
    phone (``customers.request_code``) and carries the account link in its payload.
 4. The code is checked by ID-1's ``/auth/register/verify``; :func:`complete` sets the password
-   through ``customers.register`` and then links the account (verified when the bill matched)
-   and asks to confirm the email.
+   through ``customers.register`` and then links the account (verified when the bill matched),
+   gives them the "not my address" requests filed from the same phone, and asks to confirm the
+   email.
 
 Amount guesses are counted per account before they are checked (``ACCOUNT_VERIFY_LIMIT``), and
 every step that shows an address is limited per IP.
@@ -26,6 +28,7 @@ from ..extensions import db
 from ..models.accounts import Account, CustomerAccount
 from ..models.workflow import utcnow
 from . import accounts, customers, one_time_codes, phones, profile, secrets, security_events, st00012
+from .request_types import address_mismatch
 
 _SALT = "kabinet.registration-by-bill"
 PAYLOAD_KEY = "by_bill"
@@ -82,17 +85,12 @@ def _open(ticket):
 
 
 def not_my_address(ticket, phone, comment, full_name=None, email=None, ip=None):
-    """The address shown is not the customer's: the contact centre gets the details by email
-    (once per ticket)."""
+    """The address shown is not the customer's: a service request for the contact centre (once
+    per ticket); returns it (its number lets the person check the status without signing in)."""
     accounts.guard_lookup("ip", None, ip)
     data, account = _open(ticket)
     phone = phones.normalise(phone)
-    accounts.notify_contact_centre(
-        f"not-my-address:{data['n']}", "contact_centre_not_my_address",
-        {"number": account.number, "supplier": account.supplier.name, "address": account.address,
-         "phone": phone, "full_name": full_name or "—", "email": email or "—", "comment": comment or "—"},
-        subject=f"Регистрация по квитанции: «это не мой адрес», л/с {account.number}")
-    db.session.commit()
+    return address_mismatch.file_for_registration(account, phone, comment, full_name, email, data["n"])
 
 
 def request_code(ticket, address_confirmed, surname, name, patronymic, birth_date, email, phone, consent, ip=None):
@@ -133,6 +131,7 @@ def complete(challenge_id, password, password_confirm, ip=None, user_agent=None)
         db.session.add(link)
         security_events.record(customer.id, "account_linked", ip=ip, user_agent=user_agent, number=account.number,
                                supplier=account.supplier.code, verified=extra["verified"])
+    address_mismatch.adopt(customer)  # "not my address" reports from this phone become theirs
     # Sends the confirmation link, records it and commits the link above.
     profile.request_email_change(customer, extra["email"], ip=ip, user_agent=user_agent)
     return customer, tokens, link

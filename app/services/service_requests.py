@@ -65,8 +65,10 @@ def own(customer_id, request_id, lock=False):
 
 # --- drafts and submission ----------------------------------------------------------------------
 
-def create_draft(customer_id, type_key, form_data=None):
-    if type_key not in TYPES:
+def create_draft(customer_id, type_key, form_data=None, listed_only=True):
+    """A new draft; ``listed_only=False`` lets a feature's own service (a booking) file a kind
+    the generic API does not offer."""
+    if type_key not in TYPES or (listed_only and not TYPES[type_key].listed):
         raise Invalid(fields={"type": ["request_type_unknown"]})
     req = ServiceRequest(type=type_key, customer_id=customer_id, status="draft",
                          form_data=_check_form(form_data or {}))
@@ -90,13 +92,16 @@ def update_draft(customer_id, request_id, form_data):
 def _form_errors(schema, form_data):
     fields = {}
     for error in jsonschema.Draft202012Validator(schema).iter_errors(form_data):
-        if error.validator == "required":
+        if error.validator == "required" and isinstance(error.instance, dict):
+            prefix = "".join(f"{part}." for part in error.absolute_path)
             for name in error.validator_value:
-                if name not in form_data:
-                    fields.setdefault(name, []).append("request_field_required")
-        elif error.validator == "additionalProperties":
-            for name in set(form_data) - set(schema.get("properties", {})):
-                fields.setdefault(name, []).append("request_field_unknown")
+                if name not in error.instance:
+                    fields.setdefault(prefix + name, []).append("request_field_required")
+        elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            # at any depth: an unknown key inside a nested object is named with its path
+            prefix = "".join(f"{part}." for part in error.absolute_path)
+            for name in sorted(set(error.instance) - set(error.schema.get("properties", {}))):
+                fields.setdefault(prefix + name, []).append("request_field_unknown")
         else:
             path = ".".join(str(part) for part in error.absolute_path) or "form_data"
             fields.setdefault(path, []).append("request_field_invalid")
@@ -401,3 +406,39 @@ def _notify(req, status, note, job_id):
     if customer.email and customer.email_confirmed_at and profile.wants(customer, "requests", "email"):
         notifications.queue_message(f"job-{job_id}-email", "email", customer.email, "request_status", context,
                                     customer_id=customer.id, subject=f"Заявка {req.number}")
+
+
+# --- the staff side (app/services/staff_requests.py) ------------------------------------------------
+
+def post_as_staff(req, username, text, attachment=None):
+    """A staff chat message on ``req``, optionally carrying a file row staff just added."""
+    return _post(req, text, "staff", staff_username=username, attachment=attachment)
+
+
+def file_by_staff(type_key, form_data, customer, contact, username):
+    """A request staff file in an office (PR-9), checked like a customer's submission, then
+    numbered, submitted and its process started in one transaction. ``customer`` is None for
+    a walk-in, whose ``contact`` ({"name", "phone"}) is kept in the form after the check."""
+    kind = TYPES[type_key]
+    errors = _form_errors(kind.schema, _check_form(form_data))
+    if errors:
+        raise Invalid("request_form_invalid", fields={f"form_data.{k}": v for k, v in errors.items()})
+    req = ServiceRequest(type=type_key, customer_id=customer.id if customer else None, status="submitted",
+                         form_data={**form_data, **(contact or {})}, filed_in_office=True)
+    try:
+        db.session.add(req)
+        db.session.flush()
+        req.number = request_numbers.make(req.created_at.year, req.id)
+        data = kind.process_data(req, customer)
+        req.submitted_at = req.updated_at = utcnow()
+        db.session.add(RequestStatusChange(request_id=req.id, status="submitted", by_kind="staff", by_name=username,
+                                           note="подана в офисе", at=req.submitted_at))
+        db.session.flush()
+        instance = instances.start(kind.process_key, business_key=req.number, data=data, actor=username,
+                                   subject={"type": "service_request", "id": str(req.id)})
+    except BaseException:
+        db.session.rollback()
+        raise
+    req.process_instance_id = instance.id
+    db.session.commit()
+    return req

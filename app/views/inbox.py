@@ -5,7 +5,7 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 
 from ..errors import DomainError, Invalid
-from ..services import process_monitor
+from ..services import process_monitor, staff_requests
 from ..workflows import instances, tasks
 from . import task_forms
 from .common import Page, can, csrf_protected, current_worker, flash_domain_error, is_overdue, page_arg
@@ -25,7 +25,7 @@ class TaskInbox(BaseView):
     default_view = "list"
     class_permission_name = "TaskInbox"
     method_permission_name = {"list": "read", "task": "read", "complete": "write", "claim": "write",
-                              "unclaim": "write"}
+                              "unclaim": "write", "reassign": "write"}
 
     @expose("/")
     @has_access
@@ -45,8 +45,12 @@ class TaskInbox(BaseView):
             sections.append({"id": "mine" if "mine" in kwargs else "pool", "title": title,
                              "page": Page(rows, total, page, PAGE_SIZE, arg=arg)})
         business = process_monitor.business_keys(t.instance_id for s in sections for t in s["page"].rows)
+        # A task of a request's process links to the request card (AD-3).
+        request_ids = (staff_requests.request_of_instances(business) if can("can_read", "ServiceRequestView")
+                       else {})
         return self.render_template(
-            "inbox/list.html", sections=sections, business=business, worker=worker, is_overdue=is_overdue,
+            "inbox/list.html", sections=sections, business=business, request_ids=request_ids, worker=worker,
+            is_overdue=is_overdue,
             keys=process_monitor.process_keys(), process_key=process_key or "", overdue=overdue,
             can_see_instances=can("can_read", "ProcessInstanceView"),
         )
@@ -102,6 +106,19 @@ class TaskInbox(BaseView):
     def unclaim(self, task_id):
         return self._act(tasks.unclaim, task_id, "Задача «{title}» возвращена в пул роли.")
 
+    @expose("/reassign/<int:task_id>", methods=["POST"])
+    @has_access
+    @csrf_protected
+    def reassign(self, task_id):
+        target = staff_requests.staff_worker(request.form.get("to", ""))
+        try:
+            task = tasks.reassign(task_id, current_worker(), target)
+        except DomainError as exc:
+            flash_domain_error(exc)
+        else:
+            flash(f"Задача «{task.title}» передана пользователю {task.assignee}.", "success")
+        return redirect(_safe_next(url_for(".list")))
+
     def _act(self, action, task_id, done):
         try:
             task = action(task_id, current_worker())
@@ -125,11 +142,16 @@ class TaskInbox(BaseView):
     def _render_form(self, task, values, errors, general, status=200):
         worker = current_worker()
         see_instances = can("can_read", "ProcessInstanceView")
+        may_reassign = worker.is_admin or task.assignee == worker.name
+        request_id = (staff_requests.request_of_instances([task.instance_id]).get(task.instance_id)
+                      if can("can_read", "ServiceRequestView") else None)
         body = self.render_template(
             "inbox/task.html", task=task, fields=task_forms.fields_of(task.form_schema), values=values,
             errors=errors, general_errors=general, worker=worker, overdue=is_overdue(task),
             business_key=process_monitor.business_keys([task.instance_id]).get(task.instance_id),
-            can_see_instances=see_instances,
+            can_see_instances=see_instances, request_id=request_id,
+            reassign_to=[u for u in staff_requests.staff_with_role(task.candidate_role) if u != task.assignee]
+            if may_reassign else [],
             data=instances.data_of(instances.get(task.instance_id)) if see_instances else None,
         )
         return body, status

@@ -168,3 +168,28 @@ def _complete(task, actor, data):
         run.event("task_completed", task_name=task.title, data=data)
         run.run_engine()
     return task
+
+
+def reassign(task_id, worker, target):
+    """Hand an open staff task to another staff user (SPEC AD-2). Only an admin or the task's
+    current assignee may; ``target`` (a :class:`Worker`, or None for an unknown or inactive user)
+    must hold the task's role (an admin, when the lane names none). Handing back to the pool is
+    :func:`unclaim`."""
+    task = get(task_id, worker)
+    if task.for_customer:
+        raise Forbidden("customer_task", id=task_id)
+    if not worker.is_admin and task.assignee != worker.name:
+        raise Forbidden("task_reassign_forbidden", id=task_id)
+    if target is None:
+        raise Conflict("task_reassign_unknown_user", id=task_id)
+    if not (task.candidate_role in target.roles if task.candidate_role else target.is_admin):
+        raise Conflict("task_reassign_role", id=task_id, username=target.name, role=task.candidate_role or "Admin")
+    with processor.change(task.instance_id, worker.name) as run:
+        task = _locked_task(run, task_id, worker)
+        if task.assignee != worker.name and not worker.is_admin:  # taken back meanwhile
+            raise Forbidden("task_reassign_forbidden", id=task_id)
+        if task.assignee == target.name:
+            raise Conflict("task_reassign_same", id=task_id, username=target.name)
+        run.event("task_reassigned", task_name=task.title, data={"from": task.assignee, "to": target.name})
+        task.assignee = target.name
+    return task

@@ -4,6 +4,9 @@ from . import st00012_messages  # noqa: F401  (QR payload errors are raised by s
 
 def register_client_api(appbuilder):
     from .accounts import ClientAccountsApi, ClientContractsApi
+    from .appeal_topics import ClientAppealTopicsApi
+    from .appointments import ClientAppointmentsApi
+    from .subscriptions import ClientSubscriptionsApi
     from .auth import ClientAuthApi
     from .autopay import ClientAutopayApi
     from .bills import ClientBillsApi
@@ -11,14 +14,20 @@ def register_client_api(appbuilder):
     from .devices import ClientDevicesApi
     from .meters import ClientMetersApi
     from .oidc import ClientOidcApi
+    from .paid_services import PublicPaidServicesApi
     from .payments import ClientInvoicesApi, ClientPaymentsApi, ClientTopUpApi
     from .power_calculator import ClientPowerCalculatorApi, PublicPowerCalculatorApi
     from .profile import ClientProfileApi
     from .registration import ClientRegistrationApi
     from .requests import ClientRequestsApi
+    from ..support_chat import ClientSupportChatApi, PublicSupportChatApi
 
     for api in (ClientAuthApi, ClientDevicesApi, ClientOidcApi, ClientProfileApi, ClientBillsApi, ClientMetersApi,
                 ClientPaymentsApi, ClientTopUpApi, ClientInvoicesApi, ClientCardsApi, ClientAutopayApi,
                 ClientAccountsApi, ClientContractsApi, ClientRegistrationApi, ClientRequestsApi,
-                PublicPowerCalculatorApi, ClientPowerCalculatorApi):
+                PublicPowerCalculatorApi, ClientPowerCalculatorApi, PublicSupportChatApi, ClientSupportChatApi):
         appbuilder.add_api(api)
+    for api in (ClientSubscriptionsApi, ClientAppointmentsApi):  # PR-7, PR-10
+        appbuilder.add_api(api)
+    appbuilder.add_api(PublicPaidServicesApi)
+    appbuilder.add_api(ClientAppealTopicsApi)  # PR-6, PR-8

@@ -1,5 +1,6 @@
 """The power calculator (CL-1): public endpoints for anyone (a calculator is used before
-registering), rate-limited per IP, and the signed-in extra of emailing the PDF to the customer.
+registering), rate-limited per IP, and the signed-in extras of emailing the PDF to the customer
+and of starting a grid connection request (PR-1) from the calculation.
 """
 import io
 
@@ -18,6 +19,7 @@ from .power_calculator_schemas import (
     CalculationSchema,
     CalculationSentSchema,
 )
+from .requests import _details as request_details  # the same answer as POST /api/v1/client/requests/
 
 _body = CalculationInSchema()
 _calculation = CalculationSchema()
@@ -136,3 +138,27 @@ class ClientPowerCalculatorApi(ClientApi):
             429: {description: Too many calculation emails (power_email_limit); Retry-After}
         """
         return self.response(202, sent=True, email=power_calculator.send_pdf(g.customer, _calculate()))
+
+    @expose("/draft", methods=["POST"])
+    @customer_required
+    def draft(self):
+        """Start a grid connection request (PR-1) from the calculation: a draft with the recommended
+        power, the phases (three when suggested or chosen) and the calculation filled in; the
+        customer completes the object, address and documents and submits it as any draft.
+        ---
+        post:
+          summary: Draft a grid connection request from the calculation
+          security: [{customer: []}]
+          requestBody:
+            required: true
+            content: {application/json: {schema: {$ref: '#/components/schemas/CalculationInSchema'}}}
+          responses:
+            201:
+              content: {application/json: {schema: {$ref: '#/components/schemas/RequestDetailSchema'}}}
+            400: {description: Not a JSON object (not_json)}
+            401: {description: Not signed in}
+            422: {description: 'As for /api/v1/public/power-calculator/calculate; the load is above 15 kW
+              (power_over_pr1_limit)'}
+        """
+        req = power_calculator.grid_connection_draft(g.customer.id, _calculate())
+        return self.response(201, **request_details(req))

@@ -24,4 +24,11 @@ register_messages({
     "phases_invalid": ("Число фаз — 1 или 3.", "The number of phases is 1 or 3."),
     "power_email_limit": ("Слишком много писем с расчётом, попробуйте позже.",
                           "Too many calculation emails; try again later."),
+    # The grid connection request (PR-1) the calculator drafts; its submission refuses these too.
+    "grid_connection_documents_required": (
+        "Приложите к заявке документы: право собственности на объект, паспорт, план расположения.",
+        "Attach the documents to the request: proof of ownership, passport, site plan."),
+    "grid_connection_power_not_increased": (
+        "Для увеличения мощности новая мощность должна быть больше ранее присоединённой.",
+        "For a power increase the new power must be above the power connected before."),
 })

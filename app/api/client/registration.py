@@ -64,8 +64,9 @@ class ClientRegistrationApi(ClientApi):
 
     @expose("/by-bill/<string:ticket>/not-my-address", methods=["POST"])
     def not_my_address(self, ticket):
-        """The address shown is not the customer's: a connection request goes to the contact
-        centre (by email; a service request once issue 5 lands).
+        """The address shown is not the customer's: a service request (``address_mismatch``) goes to
+        the contact centre, once per ticket; its number lets the person follow it without signing in
+        (``GET /api/v1/public/requests/{number}``).
         ---
         post:
           summary: This is not my address
@@ -74,14 +75,14 @@ class ClientRegistrationApi(ClientApi):
             required: true
             content: {application/json: {schema: {$ref: '#/components/schemas/NotMyAddressSchema'}}}
           responses:
-            202: {description: 'Passed on; message: the text to show'}
+            202: {description: 'Passed on; message: the text to show, number: the request''s number'}
             422: {description: Bad phone, or the ticket expired or is not valid}
             429: {description: Too many requests from this IP}
         """
         body = NotMyAddressSchema().load(self.json_body())
-        registration_by_bill.not_my_address(ticket, body["phone"], body["comment"], body["full_name"], body["email"],
-                                            ip=origin()["ip"])
-        return self.response(202, message=message_for("not_my_address_accepted"))
+        filed = registration_by_bill.not_my_address(ticket, body["phone"], body["comment"], body["full_name"],
+                                                    body["email"], ip=origin()["ip"])
+        return self.response(202, message=message_for("not_my_address_accepted"), number=filed.number)
 
     @expose("/by-bill/<string:ticket>/code", methods=["POST"])
     def by_bill_code(self, ticket):

@@ -71,7 +71,7 @@ class ClientRequestsApi(ClientApi):
         """
         lang = language()
         result = [{"type": key, "title": kind.titles.get(lang) or kind.titles.get("ru") or key, "form_schema": kind.schema}
-                  for key, kind in sorted(requests_service.TYPES.items())]
+                  for key, kind in sorted(requests_service.TYPES.items()) if kind.listed]
         return self.response(200, **RequestTypeListSchema().dump({"result": result}))
 
     @expose("/", methods=["POST"])

@@ -18,7 +18,7 @@ class _Strict(Schema):
 
 
 class DraftCreateSchema(_Strict):
-    type = fields.String(required=True, metadata={"enum": sorted(TYPES), "example": "meter_verification"})
+    type = fields.String(required=True, metadata={"enum": sorted(k for k, kind in TYPES.items() if kind.listed), "example": "meter_verification"})
     form_data = fields.Dict(load_default=dict, metadata={
         "description": "the form as filled so far; checked against the type's schema only at submission"})
 

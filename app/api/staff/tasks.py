@@ -3,8 +3,11 @@ from flask import g, request
 from flask_appbuilder.api import expose, protect
 
 from ...models.workflow import utcnow
+from ...services import staff_requests
 from ...workflows import tasks
 from ..base import KabinetApi
+from . import requests_messages  # noqa: F401  (the reassign refusals' texts)
+from .requests_schemas import ReassignSchema
 from .schemas import CompleteSchema, HumanTaskSchema
 
 complete_schema = CompleteSchema()
@@ -30,9 +33,10 @@ class TasksApi(KabinetApi):
     resource_name = "tasks"
     route_base = "/api/v1/tasks"
     class_permission_name = "Tasks"
-    method_permission_name = {"inbox": "read", "show": "read", "claim": "write", "unclaim": "write", "complete": "write"}
+    method_permission_name = {"inbox": "read", "show": "read", "claim": "write", "unclaim": "write",
+                              "complete": "write", "reassign": "write"}
     openapi_spec_tag = "Tasks"
-    openapi_spec_component_schemas = (CompleteSchema,)
+    openapi_spec_component_schemas = (CompleteSchema, ReassignSchema)
 
     @expose("/", methods=["GET"])
     @protect()
@@ -103,6 +107,36 @@ class TasksApi(KabinetApi):
             409: {description: Not claimed, or claimed by someone else}
         """
         return self.response(200, **dump_task(tasks.unclaim(task_id, current_worker())))
+
+    @expose("/<int:task_id>/reassign", methods=["POST"])
+    @protect()
+    def reassign(self, task_id):
+        """Hand a task to another staff user who holds its role; the task's assignee or an
+        admin may. Handing it back to the role's pool is ``unclaim``.
+        ---
+        post:
+          summary: Reassign
+          parameters:
+          - {in: path, name: task_id, required: true, schema: {type: integer}}
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/ReassignSchema'}
+          responses:
+            200: {description: The task, assigned to the new user}
+            403: {description: 'Not the assignee nor an admin (task_reassign_forbidden), or a task of the customer'}
+            404: {description: No such task among the caller's}
+            409:
+              description: >-
+                No such active user (task_reassign_unknown_user), the user lacks the task's role
+                (task_reassign_role), it is theirs already (task_reassign_same), or the task is no
+                longer open (task_not_open)
+            422: {description: The field to is missing}
+        """
+        payload = ReassignSchema().load(self.json_body())
+        target = staff_requests.staff_worker(payload["to"])
+        return self.response(200, **dump_task(tasks.reassign(task_id, current_worker(), target)))
 
     @expose("/<int:task_id>/complete", methods=["POST"])
     @protect()

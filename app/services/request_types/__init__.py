@@ -25,6 +25,9 @@ class RequestType:
     office: bool = True
     # Optional (request) -> None run when the customer closes it early (free a slot, …).
     on_close: Optional[Callable] = None
+    # False for kinds filed through their own endpoint (a booking, a support chat) or by the
+    # system: not offered in the types list, and no draft of them through the generic API.
+    listed: bool = True
 
 
 def register(kind):
