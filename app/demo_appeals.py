@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from .extensions import db
+from .models.accounts import Account, CustomerAccount
 from .models.appeals import AppealTopic
 from .models.customers import Customer
 from .models.requests import ServiceRequest
@@ -70,5 +71,24 @@ def load_demo_appeals():
     callback = _file(maria, "callback", {"topic_id": _topic("Оплата"), "date": tomorrow.isoformat(),
                                          "time_from": "10:00", "time_to": "12:00",
                                          "comment": "Вопрос по оплате за два месяца сразу"})
+    # the two ways a request ends other than done: refused by staff, closed by the customer
+    account_id = _maria_account(maria)
+    refused = _file(maria, "contact_change", {"changes": {"postal_address": "Москва, а/я 17"},
+                                             "account_ids": [account_id]})
+    task = db.session.execute(select(HumanTask).where(HumanTask.instance_id == refused.process_instance_id,
+                                                      HumanTask.status == "open")).scalar_one()
+    tasks.complete(task.id, OPERATOR, {"updated": False,
+                                       "update_note": "Абонентский ящик не принимается: укажите адрес проживания"})
+    _settle(refused)
+    withdrawn = _file(maria, "callback", {"topic_id": _topic("Отключения"), "date": tomorrow.isoformat(),
+                                          "time_from": "18:00", "time_to": "20:00"})
+    service_requests.close(maria.id, withdrawn.id, "Вопрос решился сам")
     return (f"demo appeals: {answered.number} (answered, rated), {waiting.number} (waiting for the operator), "
-            f"callback {callback.number}")
+            f"callback {callback.number}, contact change {refused.number} (rejected), "
+            f"callback {withdrawn.number} (closed by Мария)")
+
+
+def _maria_account(maria):
+    return db.session.execute(select(Account.id).join(CustomerAccount, CustomerAccount.account_id == Account.id)
+                              .where(CustomerAccount.customer_id == maria.id, Account.number == "7712345678")
+                              ).scalar_one()

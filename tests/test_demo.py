@@ -1,4 +1,4 @@
-"""`make run`'s demo data: every state of the shipped process, loaded once."""
+"""`make run`'s demo data: every state of the shipped processes and of requests, loaded once."""
 from collections import Counter
 from datetime import date
 from decimal import Decimal
@@ -12,9 +12,10 @@ from app.models.accounts import Account, CustomerAccount, ObjectEvent, Supplier
 from app.models.billing import Autopay, Bill, Invoice, Payment
 from app.models.customers import Customer, CustomerDevice
 from app.models.meters import Meter, Reading
-from app.models.requests import ServiceRequest
+from app.models.requests import STATUSES, ServiceRequest
 from app.models.workflow import Incident, ProcessInstance
 from app.services import notifications, service_requests, st00012
+from app.services.request_types import TYPES
 from tests.conftest import BASE_CONFIG
 
 
@@ -26,9 +27,16 @@ def test_demo_loads_every_state_once(tmp_path):
     with app.app_context():
         upgrade()
         assert "8 meter verifications" in load_demo()
-        statuses = Counter(status for (status,) in db.session.query(ProcessInstance.status))
-        # 8 meter verifications, and Мария's submitted request waiting for the dispatcher
-        assert statuses == {"waiting": 5, "completed": 1, "suspended": 1, "cancelled": 1, "error": 1}
+        statuses = Counter(status for (status,) in db.session.query(ProcessInstance.status)
+                           .filter(ProcessInstance.business_key.like("MV-%")))
+        # the 8 meter verifications started by hand, one in each state
+        assert statuses == {"waiting": 4, "completed": 1, "suspended": 1, "cancelled": 1, "error": 1}
+        # Мария's requests, the walk-in's and the guest's: every status but a process's cancel
+        request_statuses = Counter(status for (status,) in db.session.query(ServiceRequest.status))
+        assert set(request_statuses) == set(STATUSES) - {"cancelled"}
+        kinds = {kind for (kind,) in db.session.query(ServiceRequest.type)}
+        assert kinds == set(TYPES) - {"security_sms", "supply_service", "address_mismatch", "meter_installation"}
+        instances_before, requests_before = db.session.query(ProcessInstance).count(), sum(request_statuses.values())
         assert db.session.query(Incident).count() == 1
         customers = {c.phone: c for c in db.session.query(Customer)}
         maria = customers["+79161234567"]
@@ -40,11 +48,12 @@ def test_demo_loads_every_state_once(tmp_path):
         billing = _billing_counts()
         assert "already present" in load_demo()  # safe to run again
         assert _billing_counts() == billing
-        assert db.session.query(ProcessInstance).count() == 9
-        requests = {r.status: r for r in db.session.query(ServiceRequest).filter_by(customer_id=maria.id)}
-        assert set(requests) == {"draft", "submitted"}
-        assert requests["submitted"].process_instance_id is not None
-        assert [m.author_kind for m in service_requests.messages(requests["submitted"].id)] == ["customer", "staff"]
+        assert db.session.query(ProcessInstance).count() == instances_before
+        assert db.session.query(ServiceRequest).count() == requests_before
+        verification = db.session.query(ServiceRequest).filter_by(customer_id=maria.id, type="meter_verification",
+                                                                  status="in_progress").one()
+        assert verification.process_instance_id is not None
+        assert [m.author_kind for m in service_requests.messages(verification.id)] == ["customer", "staff", "staff"]
         assert db.session.query(Customer).count() == 3
         assert notifications.wait_for_delivery()  # the outbox is delivered by jobs after commit
         db.session.remove()

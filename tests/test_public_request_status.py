@@ -14,7 +14,7 @@ def test_anyone_with_the_number_sees_only_the_status(app):
     response = app.test_client().get(f"{PUBLIC}/{body['number']}")
     assert response.status_code == 200, response.get_json()
     assert set(response.get_json()) == {"number", "status", "updated_at"}
-    assert response.get_json()["number"] == body["number"] and response.get_json()["status"] == "submitted"
+    assert response.get_json()["number"] == body["number"] and response.get_json()["status"] == "in_progress"
     # typed in lower case with spaces, as a person might, or read from the printed code
     assert app.test_client().get(f"{PUBLIC}/%20{body['number'].lower()}%20").status_code == 200
 

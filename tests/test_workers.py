@@ -123,9 +123,9 @@ def test_meter_verification_end_to_end_on_a_worker_process(rq_stack):
     assert kinds[0] == "started" and kinds[-1] == "completed"
     assert kinds.count("task_completed") == 2 and kinds.count("message") == 1
     service_events = [e for e in result["events"] if e["kind"] == "service_task"]
-    assert [e["actor"] for e in service_events] == ["worker"] * 3
+    assert [e["actor"] for e in service_events] == ["worker"] * 7  # 3 notices, 3 statuses, the registry
     jobs = engine.jobs(stack.app, instance_id)
-    assert [(j["status"], j["attempts"]) for j in jobs] == [("done", 1)] * 3
+    assert [(j["status"], j["attempts"]) for j in jobs] == [("done", 1)] * 7
     # each notice was delivered once, by the worker
     assert outbox(stack.app) == ["verification_accepted", "verification_scheduled", "verification_passed"]
     assert worker.alive()

@@ -47,7 +47,6 @@ register(RequestType(
     },
     process_data=_process_data,
     office=False,
-    listed=False,
 ))
 
 

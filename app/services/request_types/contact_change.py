@@ -2,7 +2,6 @@
 phone, email, postal address or name changed, for one or more of their accounts; the process
 ``contact_change`` gives an operator the task of updating the billing's contact data (the
 billing system is the master of that data, Kabinet only passes the notice on)."""
-from ...errors import Invalid
 from .. import account_access, phones
 from . import RequestType, base_data, register
 
@@ -12,11 +11,6 @@ MAX_ACCOUNTS = 20
 
 def _process_data(req, customer):
     form = req.form_data
-    # The form check names unknown fields only at the top level: refuse nested ones here.
-    unknown = sorted(set(form["changes"]) - set(LABELS))
-    if unknown:
-        raise Invalid("request_form_invalid",
-                      fields={f"form_data.changes.{name}": ["request_field_unknown"] for name in unknown})
     changes = {name: value.strip() for name, value in form["changes"].items()}
     if "phone" in changes:
         changes["phone"] = phones.normalise(changes["phone"], field="form_data.changes.phone")
