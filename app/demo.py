@@ -9,10 +9,10 @@ from .bootstrap import deploy_shipped, ensure_staff, init_security
 from .demo_billing import load_demo_billing
 from .demo_customers import load_demo_customers
 from .demo_requests import load_demo_requests
+from .demo_steps import settle
 from .extensions import db
-from .models.workflow import HumanTask, ProcessInstance, ServiceJob
-from .workflows import instances, jobs, messages, tasks
-from .workflows.service_runner import run_job
+from .models.workflow import HumanTask, ProcessInstance
+from .workflows import instances, messages, tasks
 
 DEMO_PASSWORD = "Demo-pass-2026!"
 DEMO_STAFF = [
@@ -37,7 +37,7 @@ def _verification(number, meter_kind="electricity", overdue=False):
 
 
 def _complete(instance, worker, data):
-    _settle(instance.id)
+    settle(instance.id)
     task = db.session.execute(
         select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
     ).scalars().first()
@@ -63,7 +63,7 @@ def load_demo():
     instances.start("meter_verification", "MV-2026-0001", _verification("MV-2026-0001"), actor="demo")
     claimed = instances.start("meter_verification", "MV-2026-0002", _verification("MV-2026-0002", "cold_water"),
                               actor="demo")
-    _settle(claimed.id)
+    settle(claimed.id)
     task = db.session.execute(select(HumanTask).where(HumanTask.instance_id == claimed.id)).scalars().first()
     tasks.claim(task.id, dispatcher)
     scheduled = instances.start("meter_verification", "MV-2026-0003", _verification("MV-2026-0003", "heat"),
@@ -76,15 +76,15 @@ def load_demo():
         messages.send("verification_report", {"request_number": number}, {"result": result}, actor="demo")
     suspended = instances.start("meter_verification", "MV-2026-0006", _verification("MV-2026-0006", overdue=True),
                                 actor="demo")
-    _settle(suspended.id)  # the acceptance notice goes first: a job changing the instance races the action
+    settle(suspended.id)  # the acceptance notice goes first: a job changing the instance races the action
     instances.suspend(suspended.id, "demo")
     cancelled = instances.start("meter_verification", "MV-2026-0007", _verification("MV-2026-0007"), actor="demo")
-    _settle(cancelled.id)
+    settle(cancelled.id)
     instances.cancel(cancelled.id, "demo")
     # Filed in an office without a phone: the first notice fails, an incident for the monitor.
     no_contact = dict(_verification("MV-2026-0008"), customer_phone=None)
     failed = instances.start("meter_verification", "MV-2026-0008", no_contact, actor="demo")
-    _settle(failed.id)
+    settle(failed.id)
     # After the verifications above: the check for existing instances must not see these first.
     customers += "; " + load_demo_requests()
     return (f"demo data loaded: {created_users} staff users, 8 meter verifications (one with an incident); "
@@ -110,12 +110,3 @@ def enrol_demo_staff():
     return enrolled
 
 
-def _settle(instance_id):
-    """Demo steps follow service tasks: run the queued ones here, so the demo loads the same
-    with or without a worker (a job's claim is atomic, so none runs twice)."""
-    queued = db.session.execute(
-        select(ServiceJob.id).where(ServiceJob.instance_id == instance_id, ServiceJob.status == "queued")
-    ).scalars().all()
-    for job_id in queued:
-        run_job(job_id)
-    jobs.wait_for_jobs(instance_id)

@@ -7,15 +7,15 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from .demo_steps import settle_request
 from .extensions import db
 from .models.accounts import Account, CustomerAccount
 from .models.appeals import AppealTopic
 from .models.customers import Customer
 from .models.requests import ServiceRequest
-from .models.workflow import HumanTask, ServiceJob
+from .models.workflow import HumanTask
 from .services import appeal_topics, periods, service_requests
-from .workflows import jobs, tasks
-from .workflows.service_runner import run_job
+from .workflows import tasks
 
 OPERATOR = tasks.Worker("operator", ["Operator"])
 # The migration seeds these; a database made otherwise gets them here.
@@ -24,14 +24,6 @@ TOPICS = [("Начисления и квитанции", "Charges and bills", 10
           ("Качество электроснабжения", "Quality of supply", 50)]
 
 
-def _settle(req):
-    """Run the service tasks the last step queued, here, so the demo loads with or without a
-    worker (a job's claim is atomic: none runs twice)."""
-    for job_id in db.session.execute(select(ServiceJob.id).where(ServiceJob.instance_id == req.process_instance_id,
-                                                                 ServiceJob.status == "queued")).scalars().all():
-        run_job(job_id)
-    jobs.wait_for_jobs(req.process_instance_id)
-    db.session.refresh(req)
 
 
 def _topic(title):
@@ -41,7 +33,7 @@ def _topic(title):
 def _file(maria, kind, form):
     req = service_requests.create_draft(maria.id, kind, form)
     service_requests.submit(maria.id, req.id)
-    _settle(req)
+    settle_request(req)
     return req
 
 
@@ -62,7 +54,7 @@ def load_demo_appeals():
                                                       HumanTask.status == "open")).scalar_one()
     tasks.complete(task.id, OPERATOR, {"answer": "Здравствуйте, Мария Петровна! Показания 310 кВт·ч учтены, "
                                                  "перерасчёт на 110 кВт·ч будет в ноябрьской квитанции."})
-    _settle(answered)
+    settle_request(answered)
     service_requests.rate(maria.id, answered.id, 5, "Быстро разобрались, спасибо")
     waiting = _file(maria, "appeal", {
         "other_topic": "Уличное освещение", "text": "Во дворе дома не горит фонарь у второго подъезда.",
@@ -79,7 +71,7 @@ def load_demo_appeals():
                                                       HumanTask.status == "open")).scalar_one()
     tasks.complete(task.id, OPERATOR, {"updated": False,
                                        "update_note": "Абонентский ящик не принимается: укажите адрес проживания"})
-    _settle(refused)
+    settle_request(refused)
     withdrawn = _file(maria, "callback", {"topic_id": _topic("Отключения"), "date": tomorrow.isoformat(),
                                           "time_from": "18:00", "time_to": "20:00"})
     service_requests.close(maria.id, withdrawn.id, "Вопрос решился сам")

@@ -3,13 +3,13 @@ operator, with the contract offer and technical conditions issued and waiting fo
 or decline them in the app. DEMO ONLY."""
 from sqlalchemy import select
 
+from .demo_steps import settle
 from .extensions import db
 from .models.customers import Customer
 from .models.requests import ServiceRequest
-from .models.workflow import HumanTask, ServiceJob
+from .models.workflow import HumanTask
 from .services import request_documents, service_requests
-from .workflows import jobs, tasks
-from .workflows.service_runner import run_job
+from .workflows import tasks
 
 FORM = {
     "object_type": "house", "object_address": "Московская обл., г. Истра, СНТ «Ромашка», уч. 42",
@@ -38,24 +38,12 @@ def load_demo_grid_connection():
     service_requests.submit(maria.id, req.id)
     operator = tasks.Worker("operator", ["Operator"])
     for name, data in (("check_completeness", CHECKED), ("prepare_offer", OFFER)):
-        _settle(req.process_instance_id)
+        settle(req.process_instance_id)
         task = db.session.execute(select(HumanTask).where(HumanTask.instance_id == req.process_instance_id,
                                                           HumanTask.name == name, HumanTask.status == "open")
                                   ).scalar_one()
         tasks.complete(task.id, operator, data)
-    _settle(req.process_instance_id)
+    settle(req.process_instance_id)
     return f"demo grid connection: {req.number} waits for Мария to accept the offer"
 
 
-def _settle(instance_id):
-    """Run the instance's queued service jobs here (statuses and documents chain: each may queue
-    the next), so the demo loads the same with or without a worker; a job's claim is atomic."""
-    for _round in range(20):
-        queued = db.session.execute(
-            select(ServiceJob.id).where(ServiceJob.instance_id == instance_id, ServiceJob.status == "queued")
-        ).scalars().all()
-        if not queued:
-            break
-        for job_id in queued:
-            run_job(job_id)
-    jobs.wait_for_jobs(instance_id)

@@ -5,15 +5,15 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from .demo_steps import settle
 from .extensions import db
 from .models.accounts import Account
 from .models.customers import Customer
 from .models.meters import Meter
 from .models.requests import ServiceRequest
-from .models.workflow import HumanTask, ServiceJob
+from .models.workflow import HumanTask
 from .services import periods, service_requests
-from .workflows import jobs, tasks
-from .workflows.service_runner import run_job
+from .workflows import tasks
 
 MARIA_PHONE = "+79161234567"
 KINDS = ("meter_replacement", "ct_vt_verification")
@@ -48,7 +48,7 @@ def load_demo_meter_works():
 def _submitted(customer, kind, form):
     req = service_requests.create_draft(customer.id, kind, form)
     service_requests.submit(customer.id, req.id)
-    _settle(req.process_instance_id)
+    settle(req.process_instance_id)
     return req
 
 
@@ -56,14 +56,6 @@ def _staff_completes(req, worker, data):
     task = db.session.execute(select(HumanTask).where(HumanTask.instance_id == req.process_instance_id,
                                                       HumanTask.status == "open")).scalars().one()
     tasks.complete(task.id, worker, data)
-    _settle(req.process_instance_id)
+    settle(req.process_instance_id)
 
 
-def _settle(instance_id):
-    """Run the queued service jobs here, so the demo loads the same with or without a worker."""
-    queued = db.session.execute(
-        select(ServiceJob.id).where(ServiceJob.instance_id == instance_id, ServiceJob.status == "queued")
-    ).scalars().all()
-    for job_id in queued:
-        run_job(job_id)
-    jobs.wait_for_jobs(instance_id)

@@ -4,30 +4,21 @@ call-out waiting for her payment and a paid service done, paid and rated. DEMO O
 Run after ``load_demo_requests`` (that one adds nothing once Мария has any request)."""
 from sqlalchemy import select
 
+from .demo_steps import settle_request
 from .extensions import db
 from .models.customers import Customer
 from .models.paid_services import PaidService
 from .models.requests import ServiceRequest
-from .models.workflow import HumanTask, ServiceJob
+from .models.workflow import HumanTask
 from .services import invoices, payment_callbacks, payments, service_requests
 from .services.paid_services import seed_catalogue
-from .workflows import jobs, tasks
-from .workflows.service_runner import run_job
+from .workflows import tasks
 
 DISPATCHER = tasks.Worker("dispatcher", ["Dispatcher"])
 TECHNICIAN = tasks.Worker("technician", ["Technician"])
 OPERATOR = tasks.Worker("operator", ["Operator"])
 
 
-def _settle(req):
-    """Run the service tasks the last step queued, here, so the demo loads with or without a
-    worker (a job's claim is atomic: none runs twice)."""
-    instance_id = req.process_instance_id
-    for job_id in db.session.execute(select(ServiceJob.id).where(ServiceJob.instance_id == instance_id,
-                                                                 ServiceJob.status == "queued")).scalars().all():
-        run_job(job_id)
-    jobs.wait_for_jobs(instance_id)
-    db.session.refresh(req)
 
 
 def _staff_step(req, worker, data):
@@ -36,7 +27,7 @@ def _staff_step(req, worker, data):
                                 HumanTask.for_customer.is_(False))
     ).scalars().one()
     tasks.complete(task.id, worker, data)
-    _settle(req)
+    settle_request(req)
 
 
 def _callout_awaiting_payment(maria):
@@ -44,7 +35,7 @@ def _callout_awaiting_payment(maria):
         "address": "г. Москва, ул. Профсоюзная, д. 12, кв. 45", "urgency": "urgent",
         "problem": "После грозы не работают розетки в комнате, автомат не включается"})
     service_requests.submit(maria.id, req.id)
-    _settle(req)
+    settle_request(req)
     service_requests.customer_message(maria.id, req.id, "Домофон не работает, позвоните, пожалуйста, заранее.")
     _staff_step(req, DISPATCHER, {"technician": "technician", "visit_date": "2026-12-01", "slot": "10:00-12:00"})
     _staff_step(req, TECHNICIAN, {"visited_on": "2026-12-01", "amount": 3450,
@@ -59,18 +50,18 @@ def _paid_service_done(maria):
     req = service_requests.create_draft(maria.id, "paid_service", {
         "service_id": service.id, "description": "Две розетки на кухне над столешницей"})
     service_requests.submit(maria.id, req.id)
-    _settle(req)
+    settle_request(req)
     service_requests.staff_message(req.id, "operator", "Здравствуйте! Розетки накладные или внутренние?")
     service_requests.customer_message(maria.id, req.id, "Внутренние, подрозетники уже есть.")
     _staff_step(req, OPERATOR, {"price": 1200, "price_comment": "Две розетки, работа и материалы."})
     (offer,) = service_requests.customer_tasks(req)
     service_requests.answer_task(maria.id, req.id, offer.id, {"decision": "accept", "price": "1200.00"})
-    _settle(req)
+    settle_request(req)
     invoice_id = next(i.id for i in invoices.open_for_customer(maria.id) if req.number in i.description)
     payment, _created = payments.pay(maria, {"consent": True, "items": [{"invoice_id": invoice_id}]},
                                      f"demo-paid-service-{req.id}")
     payment_callbacks.settle(payment, "succeeded")
-    _settle(req)
+    settle_request(req)
     _staff_step(req, TECHNICIAN, {"done_on": "2026-11-28", "work_done": "Установлены две розетки Legrand"})
     service_requests.rate(maria.id, req.id, 5, "Всё аккуратно, спасибо!")
     return req

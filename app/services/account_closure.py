@@ -11,7 +11,11 @@ Proved by the password or by a one-time code sent to the account's phone (purpos
 * the outbox rows of this customer (by ``customer_id``, and rows to their phone or email with
   no customer) lose recipient, body and context; those not yet delivered are marked failed;
 * what the law keeps stays: the customer row id, ``consent_at`` / ``consent_withdrawn_at`` and
-  the security log (without IP and user agent), with a ``customer_closed`` event.
+  the security log (without IP and user agent), with a ``customer_closed`` event;
+* then, right after that commit, their service requests lose the person (form, feedback, chat
+  texts, their own files; open ones are closed and their processes cancelled) and every
+  process's data loses the form and any text holding the phone, email or name
+  (``service_requests.erase_customer``).
 
 The phone is free afterwards: it can register a new account.
 """
@@ -22,7 +26,15 @@ from ..extensions import db
 from ..models.customers import CustomerDevice, CustomerSession, FederatedIdentity, OneTimeCode, SecurityEvent
 from ..models.notifications import OutboxMessage
 from ..models.workflow import utcnow
-from . import customer_sessions, devices, one_time_codes, passwords, security_events, sign_in_attempts
+from . import (
+    customer_sessions,
+    devices,
+    one_time_codes,
+    passwords,
+    security_events,
+    service_requests,
+    sign_in_attempts,
+)
 
 PURPOSE = "close_account"
 CLOSED_NAME = "Учётная запись закрыта"
@@ -64,6 +76,7 @@ def close(customer, password=None, challenge_id=None, code=None, ip=None, user_a
     method = _prove(customer, password, challenge_id, code, ip, user_agent)
     now = utcnow()
     cid = customer.id
+    identifiers = [customer.phone, customer.email, customer.pending_email, customer.full_name]
 
     # Rows written for this person without their customer id (registration codes and their SMS,
     # sent before the account existed): to the current phone and addresses, and to each earlier
@@ -106,4 +119,5 @@ def close(customer, password=None, challenge_id=None, code=None, ip=None, user_a
     customer.consent_withdrawn_at = customer.closed_at = now
     security_events.record(cid, "customer_closed", method=method)
     db.session.commit()
+    service_requests.erase_customer(cid, identifiers)
     return customer

@@ -46,10 +46,10 @@ def _check_form(form_data):
     return form_data
 
 
-def _history(req, status, by_kind, note=None, job_id=None):
+def _history(req, status, by_kind, note=None, job_id=None, by_name=None):
     req.status, req.updated_at = status, utcnow()
     db.session.add(RequestStatusChange(request_id=req.id, status=status, note=note, by_kind=by_kind,
-                                       job_id=job_id, at=req.updated_at))
+                                       by_name=by_name, job_id=job_id, at=req.updated_at))
 
 
 def own(customer_id, request_id, lock=False):
@@ -120,19 +120,44 @@ def submit(customer_id, request_id):
         raise Invalid("request_form_invalid", fields={f"form_data.{k}": v for k, v in errors.items()})
     customer = db.session.get(Customer, customer_id)
     try:
-        data = kind.process_data(req, customer)
-        req.submitted_at = utcnow()
-        _history(req, "submitted", "customer")
-        db.session.flush()
-        instance = instances.start(kind.process_key, business_key=req.number, data=data,
-                                   actor=f"customer:{customer_id}",
-                                   subject={"type": "service_request", "id": str(req.id)})
+        _start(req, customer, f"customer:{customer_id}", "customer")
     except BaseException:
         db.session.rollback()
         raise
-    req.process_instance_id = instance.id
     db.session.commit()
     return req
+
+
+def file_submitted(type_key, form_data, customer, actor, by_kind, by_name=None, note=None, account_id=None,
+                   filed_in_office=False):
+    """A request that skips the draft (filed at the office counter, or by the system for someone
+    registering): numbered, submitted and its process started in one transaction. The caller has
+    checked the form; ``customer`` is None for a person without an account."""
+    req = ServiceRequest(type=type_key, customer_id=customer.id if customer else None, account_id=account_id,
+                         status="draft", form_data=form_data, filed_in_office=filed_in_office)
+    try:
+        db.session.add(req)
+        db.session.flush()
+        req.number = request_numbers.make(req.created_at.year, req.id)
+        _start(req, customer, actor, by_kind, by_name=by_name, note=note)
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return req
+
+
+def _start(req, customer, actor, by_kind, by_name=None, note=None):
+    """Submit ``req`` and start its kind's process (``instances.start`` commits both: a process
+    that cannot start leaves nothing behind)."""
+    kind = TYPES[req.type]
+    data = kind.process_data(req, customer)
+    req.submitted_at = utcnow()
+    _history(req, "submitted", by_kind, note=note, by_name=by_name)
+    db.session.flush()
+    instance = instances.start(kind.process_key, business_key=req.number, data=data, actor=actor,
+                               subject={"type": "service_request", "id": str(req.id)})
+    req.process_instance_id = instance.id
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -348,6 +373,44 @@ def close(customer_id, request_id, note=None):
     return req
 
 
+# --- account closure (ID-8) ---------------------------------------------------------------------
+
+def erase_customer(customer_id, identifiers, closed_note="учётная запись закрыта"):
+    """The customer closed their account: their requests keep number, kind, dates and status
+    history (the company's record of the service), and lose the person: the form, feedback,
+    every chat text and their own files; a request still open is closed and its process cancelled;
+    every process's data loses the form and any text holding ``identifiers`` (phone, email,
+    name). Called after the closure's commit; each process is changed in its own transaction."""
+    reqs = db.session.execute(select(ServiceRequest).where(ServiceRequest.customer_id == customer_id)).scalars().all()
+    paths, still_open = [], []
+    for req in reqs:
+        req.form_data, req.feedback = {}, None
+        if req.status not in DONE_STATUSES:
+            req.closed_at = utcnow()
+            _history(req, "closed", "customer", note=closed_note)
+            still_open.append(req.process_instance_id)
+    ids = [req.id for req in reqs]
+    if ids:
+        db.session.execute(update(RequestMessage).where(RequestMessage.request_id.in_(ids))
+                           .values(text=instances.REDACTED), execution_options={"synchronize_session": False})
+        own_files = db.session.execute(select(RequestAttachment).where(
+            RequestAttachment.request_id.in_(ids), RequestAttachment.uploaded_by == "customer")).scalars().all()
+        for attachment in own_files:
+            paths.append(attachment.path)
+            db.session.delete(attachment)
+    db.session.commit()
+    for path in paths:
+        uploads.delete(path)
+    for req in reqs:
+        if req.process_instance_id is None:
+            continue
+        instance = db.session.get(ProcessInstance, req.process_instance_id)
+        if req.process_instance_id in still_open and instance.status in (*processor.ACTIVE, "suspended"):
+            instances.cancel(instance.id, actor=f"customer:{customer_id}")
+        instances.redact(instance.id, identifiers, drop=("form",), actor=f"customer:{customer_id}")
+    return len(reqs)
+
+
 # --- status from the process (the request.set_status service task) ---------------------------
 
 def set_status_from_process(business_key, status, note, job_id):
@@ -389,7 +452,7 @@ def issue_invoice(business_key, amount, description, instance_id):
 
 
 STATUS_LABELS = {
-    "submitted": "подана", "in_progress": "в работе", "waiting_customer": "ждёт вашего ответа",
+    "draft": "черновик", "submitted": "подана", "in_progress": "в работе", "waiting_customer": "ждёт вашего ответа",
     "awaiting_payment": "ждёт оплаты", "scheduled": "визит назначен", "completed": "выполнена",
     "rejected": "отклонена", "cancelled": "отменена", "closed": "закрыта",
 }
@@ -423,22 +486,5 @@ def file_by_staff(type_key, form_data, customer, contact, username):
     errors = _form_errors(kind.schema, _check_form(form_data))
     if errors:
         raise Invalid("request_form_invalid", fields={f"form_data.{k}": v for k, v in errors.items()})
-    req = ServiceRequest(type=type_key, customer_id=customer.id if customer else None, status="submitted",
-                         form_data={**form_data, **(contact or {})}, filed_in_office=True)
-    try:
-        db.session.add(req)
-        db.session.flush()
-        req.number = request_numbers.make(req.created_at.year, req.id)
-        data = kind.process_data(req, customer)
-        req.submitted_at = req.updated_at = utcnow()
-        db.session.add(RequestStatusChange(request_id=req.id, status="submitted", by_kind="staff", by_name=username,
-                                           note="подана в офисе", at=req.submitted_at))
-        db.session.flush()
-        instance = instances.start(kind.process_key, business_key=req.number, data=data, actor=username,
-                                   subject={"type": "service_request", "id": str(req.id)})
-    except BaseException:
-        db.session.rollback()
-        raise
-    req.process_instance_id = instance.id
-    db.session.commit()
-    return req
+    return file_submitted(type_key, {**form_data, **(contact or {})}, customer, username, "staff", by_name=username,
+                          note="подана в офисе", filed_in_office=True)

@@ -8,18 +8,20 @@ from flask import current_app
 
 
 def register_views(appbuilder):
+    from .appeal_topics import AppealTopicView
+    from .billing_import import BillingImportView
     from .common import init_view_helpers
     from .customers import CustomerDeviceView, CustomerSessionView, CustomerView, SecurityEventView
     from .definitions import ProcessDefinitionView
     from .inbox import TaskInbox
     from .incidents import IncidentView
     from .instances import ProcessInstanceView
-
+    from .offices import AppointmentView, OfficeView
+    from .paid_services import PaidServiceCategoryView, PaidServiceView
+    from .requests import ServiceRequestView
     init_view_helpers(current_app)
     appbuilder.add_view(TaskInbox, "TaskInbox", label="Входящие задачи", icon="fa-inbox",
                         category="Work", category_label="Работа", category_icon="fa-briefcase")
-    from .requests import ServiceRequestView
-
     appbuilder.add_view(ServiceRequestView, "ServiceRequestView", label="Заявки", icon="fa-file-text-o",
                         category="Work")
     from .support_chat import SupportChatView
@@ -40,26 +42,18 @@ def register_views(appbuilder):
 
     appbuilder.add_view(OutboxView, "OutboxView", label="Исходящие сообщения", icon="fa-paper-plane",
                         category="Monitoring", category_label="Мониторинг", category_icon="fa-heartbeat")
-    from .paid_services import PaidServiceCategoryView, PaidServiceView
-
     appbuilder.add_view(PaidServiceCategoryView, "PaidServiceCategoryView", label="Категории платных услуг",
                         icon="fa-folder-open", category="Content", category_label="Контент",
                         category_icon="fa-newspaper-o")
     appbuilder.add_view(PaidServiceView, "PaidServiceView", label="Платные услуги", icon="fa-wrench",
                         category="Content")
-    from .appeal_topics import AppealTopicView
-
     appbuilder.add_view(AppealTopicView, "AppealTopicView", label="Темы обращений", icon="fa-comments-o",
                         category="Content")
-    from .offices import AppointmentView, OfficeView
-
     appbuilder.add_view(OfficeView, "OfficeView", label="Офисы обслуживания", icon="fa-building",
                         category="Content", category_label="Контент", category_icon="fa-newspaper-o")
     appbuilder.add_view(AppointmentView, "AppointmentView", label="Записи на приём", icon="fa-calendar-check-o",
                         category="Content")
     register_billing_views(appbuilder)
-    from .billing_import import BillingImportView
-
     appbuilder.add_view(BillingImportView, "BillingImportView", label="Обмен с биллингом", icon="fa-exchange",
                         category="Billing")
 

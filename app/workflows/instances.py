@@ -179,3 +179,36 @@ def migrate(instance_id, version, actor):
         run.event("migrated", data={"from_version": source.version, "to_version": target.version})
         run.run_engine()
     return run.instance
+
+
+REDACTED = "[удалено]"
+EVERY_STATE = (*processor.ACTIVE, "suspended", "completed", "cancelled")
+
+
+def redact(instance_id, values, drop=(), actor="system"):
+    """Erase a person's data from an instance in any state (their account was closed): every
+    string in the process data (each task's, the workflow's), the history's data and the service
+    jobs' parameters and results that contains one of ``values`` becomes ``REDACTED``, and the
+    variables named in ``drop`` are removed. The instance keeps its shape, so it still loads."""
+    values = [v for v in values if isinstance(v, str) and len(v) >= 3]
+
+    def scrub(value):
+        if isinstance(value, str):
+            return REDACTED if any(v in value for v in values) else value
+        if isinstance(value, dict):
+            return {key: scrub(item) for key, item in value.items() if key not in drop}
+        if isinstance(value, list):
+            return [scrub(item) for item in value]
+        return value
+
+    with processor.change(instance_id, actor, allow=EVERY_STATE) as run:
+        for task in processor.all_tasks(run.workflow):
+            # internal_data holds a service task's evaluated parameters (a recipient's phone)
+            task.data, task.internal_data = scrub(task.data), scrub(task.internal_data)
+        run.workflow.data = scrub(run.workflow.data)
+        for event in db.session.execute(select(ProcessEvent).where(ProcessEvent.instance_id == instance_id)).scalars():
+            event.data = scrub(event.data)
+        for job in db.session.execute(select(ServiceJob).where(ServiceJob.instance_id == instance_id)).scalars():
+            job.params, job.result = scrub(job.params), scrub(job.result)
+        run.event("redacted")
+    return run.instance

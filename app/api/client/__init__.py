@@ -3,10 +3,10 @@ from . import st00012_messages  # noqa: F401  (QR payload errors are raised by s
 
 
 def register_client_api(appbuilder):
+    from ..support_chat import ClientSupportChatApi, PublicSupportChatApi
     from .accounts import ClientAccountsApi, ClientContractsApi
     from .appeal_topics import ClientAppealTopicsApi
     from .appointments import ClientAppointmentsApi
-    from .subscriptions import ClientSubscriptionsApi
     from .auth import ClientAuthApi
     from .autopay import ClientAutopayApi
     from .bills import ClientBillsApi
@@ -20,14 +20,11 @@ def register_client_api(appbuilder):
     from .profile import ClientProfileApi
     from .registration import ClientRegistrationApi
     from .requests import ClientRequestsApi
-    from ..support_chat import ClientSupportChatApi, PublicSupportChatApi
+    from .subscriptions import ClientSubscriptionsApi
 
     for api in (ClientAuthApi, ClientDevicesApi, ClientOidcApi, ClientProfileApi, ClientBillsApi, ClientMetersApi,
                 ClientPaymentsApi, ClientTopUpApi, ClientInvoicesApi, ClientCardsApi, ClientAutopayApi,
                 ClientAccountsApi, ClientContractsApi, ClientRegistrationApi, ClientRequestsApi,
-                PublicPowerCalculatorApi, ClientPowerCalculatorApi, PublicSupportChatApi, ClientSupportChatApi):
+                PublicPowerCalculatorApi, ClientPowerCalculatorApi, PublicSupportChatApi, ClientSupportChatApi,
+                ClientSubscriptionsApi, ClientAppointmentsApi, PublicPaidServicesApi, ClientAppealTopicsApi):
         appbuilder.add_api(api)
-    for api in (ClientSubscriptionsApi, ClientAppointmentsApi):  # PR-7, PR-10
-        appbuilder.add_api(api)
-    appbuilder.add_api(PublicPaidServicesApi)
-    appbuilder.add_api(ClientAppealTopicsApi)  # PR-6, PR-8

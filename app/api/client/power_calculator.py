@@ -19,7 +19,7 @@ from .power_calculator_schemas import (
     CalculationSchema,
     CalculationSentSchema,
 )
-from .requests import _details as request_details  # the same answer as POST /api/v1/client/requests/
+from .requests import request_details  # the same answer as POST /api/v1/client/requests/
 
 _body = CalculationInSchema()
 _calculation = CalculationSchema()

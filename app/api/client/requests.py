@@ -37,7 +37,9 @@ _list = RequestListSchema()
 _message = MessageSchema()
 _attachment = AttachmentSchema()
 
-def _details(req):
+
+def request_details(req):
+    """A request as the client API answers it: with tasks, history, chat and files."""
     return _detail.dump({
         **{name: getattr(req, name) for name in _request.fields},
         "tasks": requests_service.customer_tasks(req),
@@ -93,7 +95,7 @@ class ClientRequestsApi(ClientApi):
         """
         body = DraftCreateSchema().load(self.json_body())
         req = requests_service.create_draft(g.customer.id, body["type"], body["form_data"])
-        return self.response(201, **_details(req))
+        return self.response(201, **request_details(req))
 
     @expose("/", methods=["GET"])
     @customer_required
@@ -133,7 +135,7 @@ class ClientRequestsApi(ClientApi):
             401: {description: Not signed in}
             404: {description: Not the customer's request (request_not_found)}
         """
-        return self.response(200, **_details(requests_service.get_own(g.customer.id, request_id)))
+        return self.response(200, **request_details(requests_service.get_own(g.customer.id, request_id)))
 
     @expose("/<int:request_id>", methods=["PATCH"])
     @customer_required
@@ -157,7 +159,7 @@ class ClientRequestsApi(ClientApi):
             422: {description: Form not an object or too large (request_form_*)}
         """
         body = DraftUpdateSchema().load(self.json_body())
-        return self.response(200, **_details(requests_service.update_draft(g.customer.id, request_id,
+        return self.response(200, **request_details(requests_service.update_draft(g.customer.id, request_id,
                                                                            body["form_data"])))
 
     @expose("/<int:request_id>/submit", methods=["POST"])
@@ -178,7 +180,7 @@ class ClientRequestsApi(ClientApi):
             409: {description: Already submitted (request_not_draft)}
             422: {description: 'The form fails the schema (request_form_invalid, per field in fields)'}
         """
-        return self.response(200, **_details(requests_service.submit(g.customer.id, request_id)))
+        return self.response(200, **request_details(requests_service.submit(g.customer.id, request_id)))
 
     @expose("/<int:request_id>/tasks/<int:task_id>", methods=["POST"])
     @customer_required
@@ -202,7 +204,7 @@ class ClientRequestsApi(ClientApi):
         """
         body = TaskAnswerSchema().load(self.json_body())
         req = requests_service.answer_task(g.customer.id, request_id, task_id, body["data"])
-        return self.response(200, **_details(req))
+        return self.response(200, **request_details(req))
 
     @expose("/<int:request_id>/messages", methods=["POST"])
     @customer_required
@@ -328,7 +330,7 @@ class ClientRequestsApi(ClientApi):
             409: {description: Already closed or cancelled (request_closed)}
         """
         body = CloseSchema().load(request.get_json(silent=True) or {})
-        return self.response(200, **_details(requests_service.close(g.customer.id, request_id, body["note"])))
+        return self.response(200, **request_details(requests_service.close(g.customer.id, request_id, body["note"])))
 
     @expose("/<int:request_id>/qr.png", methods=["GET"])
     @customer_required

@@ -15,10 +15,8 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models.accounts import Account
-from ...models.requests import DONE_STATUSES, RequestStatusChange, ServiceRequest
-from ...models.workflow import utcnow
-from ...workflows import instances
-from .. import account_access, request_numbers
+from ...models.requests import DONE_STATUSES, ServiceRequest
+from .. import account_access
 from . import RequestType, base_data, register
 
 KEY = "address_mismatch"
@@ -66,23 +64,10 @@ def file_for_registration(account, phone, comment, full_name, email, ticket_id):
             return req
     form = {"name": full_name or "", "phone": phone, "email": email or "", "comment": comment or "",
             "ticket": ticket_id}
-    req = ServiceRequest(type=KEY, customer_id=None, account_id=account.id, status="submitted", form_data=form,
-                         submitted_at=utcnow())
-    try:
-        db.session.add(req)
-        db.session.flush()
-        req.number = request_numbers.make(req.created_at.year, req.id)
-        db.session.add(RequestStatusChange(request_id=req.id, status="submitted", by_kind="customer",
-                                           note="Регистрация по квитанции: «это не мой адрес»", at=req.submitted_at))
-        db.session.flush()
-        instance = instances.start(KEY, business_key=req.number, data=_process_data(req, None),
-                                   actor="registration", subject={"type": "service_request", "id": str(req.id)})
-    except BaseException:
-        db.session.rollback()
-        raise
-    req.process_instance_id = instance.id
-    db.session.commit()
-    return req
+    from ..service_requests import file_submitted  # that module imports this package
+
+    return file_submitted(KEY, form, None, "registration", "customer", account_id=account.id,
+                          note="Регистрация по квитанции: «это не мой адрес»")
 
 
 def adopt(customer):
