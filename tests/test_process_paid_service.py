@@ -116,15 +116,17 @@ def test_price_agreed_accepted_paid_performed_and_rated(app, api, person, catalo
     chat = person.call("POST", f"/requests/{request_id}/messages", {"text": "Когда сможете приехать?"})
     assert chat.status_code == 201
 
-    # below the service's minimum: the task comes back to the operator, nothing reaches the customer
-    offer(app, api, request_id, 999.99)
-    (again,) = staff_tasks(api, "operator", app, request_id)
-    assert again["name"] == "set_price"
+    # below the service's minimum (the form's bound comes from the process) or not above zero:
+    # refused by the form itself, the task stays with the operator, nothing reaches the customer
+    (task,) = staff_tasks(api, "operator", app, request_id)
+    shown = api("operator").get(f"/api/v1/tasks/{task['id']}").get_json()
+    assert shown["form_schema"]["properties"]["price"]["minimum"] == 1000.0
+    for price in (999.99, 0):
+        refused = complete_staff_task(api, "operator", app, request_id, {"price": price}, name="set_price")
+        assert error(refused) == (422, "form_invalid")
+    assert [t["name"] for t in staff_tasks(api, "operator", app, request_id)] == ["set_price"]
     request = detail(person, request_id)
     assert request["status"] == "in_progress" and request["tasks"] == []
-    # not a number or not above zero: refused by the form itself
-    refused = complete_staff_task(api, "operator", app, request_id, {"price": 0}, name="set_price")
-    assert error(refused) == (422, "form_invalid")
 
     offer(app, api, request_id, 1200, comment="Щит, 8 автоматов и работа")
     request = detail(person, request_id)

@@ -118,3 +118,18 @@ def test_a_document_is_issued_once_per_job(app, visit_kind):
         with pytest.raises(LookupError):
             request_documents.issue("KB-2026-999999-7", "Акт", [], None, 10**9 + 9)
         db.session.remove()
+
+
+def test_form_choices_and_bounds_come_from_the_process_data():
+    from app.workflows.processor import with_options
+
+    form = {"type": "object", "properties": {
+        "slot": {"type": "string", "x-options-from": "offered"},
+        "price": {"type": "number", "x-minimum-from": "min_price", "x-maximum-from": "max_price"},
+        "items": {"type": "array", "items": {"type": "string", "x-options-from": "missing"}}}}
+    filled = with_options(form, {"offered": ["a", {"not": "scalar"}, 2], "min_price": 1000.5, "max_price": True,
+                                 "missing": "not a list"})
+    assert filled["properties"]["slot"]["enum"] == ["a", 2]
+    assert filled["properties"]["price"]["minimum"] == 1000.5 and "maximum" not in filled["properties"]["price"]
+    assert filled["properties"]["items"]["items"]["enum"] == []  # nothing offered: nothing valid
+    assert "enum" not in form["properties"]["slot"]  # the deployed form is left as it was

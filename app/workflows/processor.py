@@ -408,9 +408,11 @@ def _human_task_fields(instance, task, timers):
 
 
 def with_options(schema, data):
-    """The form with each ``"x-options-from": "var"`` filled in as an ``enum`` of the task's
-    list ``var`` (slots a dispatcher offered, documents found missing): the choices a form offers
-    can come from the process, and validation then accepts only those."""
+    """The form with the process's values filled in where it asks for them: each
+    ``"x-options-from": "var"`` becomes an ``enum`` of the task's list ``var`` (slots a dispatcher
+    offered, documents found missing), each ``"x-minimum-from"`` / ``"x-maximum-from"`` a
+    ``minimum`` / ``maximum`` from the number ``var`` (a service's minimum price). The choices and
+    bounds a form offers can come from the process, and validation then holds to them."""
     if isinstance(schema, list):
         return [with_options(item, data) for item in schema]
     if not isinstance(schema, dict):
@@ -420,6 +422,11 @@ def with_options(schema, data):
     if isinstance(source, str):
         options = data.get(source)
         result["enum"] = [o for o in options if isinstance(o, (str, int, float))] if isinstance(options, list) else []
+    for keyword in ("minimum", "maximum"):
+        source = schema.get(f"x-{keyword}-from")
+        value = data.get(source) if isinstance(source, str) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            result[keyword] = value
     return result
 
 
