@@ -379,9 +379,8 @@ def test_demo_meter_works_leave_maria_a_slot_to_pick(tmp_path):
     app = create_app(dict(BASE_CONFIG, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'demo.db'}",
                           OUTBOX_LOG_PATH=str(tmp_path / "outbox.log")))
     with app.app_context():
-        upgrade(revision="heads")
-        load_demo()
-        assert "waiting for Мария to pick a slot" in load_demo_meter_works()
+        upgrade()
+        assert "waiting for Мария to pick a slot" in load_demo()
         assert load_demo_meter_works() == "demo meter works already present"
         maria = db.session.execute(select(Customer).where(Customer.phone == "+79161234567")).scalar_one()
         found = {r.type: r for r in db.session.execute(select(ServiceRequest).where(

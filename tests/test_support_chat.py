@@ -355,14 +355,11 @@ def test_openapi_documents_the_support_chat(sqlite_app):
         assert schema in spec["components"]["schemas"], schema  # every $ref of the docstrings resolves
 
 
-def test_a_support_chat_filed_through_the_requests_api_is_a_chat_too(app):
+def test_a_support_chat_is_opened_only_through_its_own_endpoints(app):
     person = Person(app)
-    draft = person.call("POST", "/requests/", {"type": "support_chat", "form_data": {"text": "Вопрос по договору"}})
-    assert draft.status_code == 201, draft.get_json()
-    submitted = person.call("POST", f"/requests/{draft.get_json()['id']}/submit")
-    assert submitted.status_code == 200, submitted.get_json()
-    [chat] = person.call("GET", "/support-chat/").get_json()["result"]
-    assert chat["number"] == draft.get_json()["number"] and chat["status"] == "open" and chat["waiting"] is True
-    full = person.call("GET", f"/support-chat/{chat['id']}").get_json()
-    assert [m["text"] for m in full["messages"]] == ["Вопрос по договору"]
-    assert [(name, role) for _id, name, role, _due in open_tasks(app, chat["id"])] == [("answer_chat", "Operator")]
+    refused = person.call("POST", "/requests/", {"type": "support_chat", "form_data": {"text": "Вопрос по договору"}})
+    assert refused.status_code == 422 and refused.get_json()["error"]["fields"] == {
+        "type": ["Такой вид заявки не принимается."]}
+    kinds = [t["type"] for t in person.call("GET", "/requests/types").get_json()["result"]]
+    assert "support_chat" not in kinds and "grid_connection" in kinds
+    assert person.call("GET", "/support-chat/").get_json()["result"] == []
