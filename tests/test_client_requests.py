@@ -380,3 +380,14 @@ def test_request_endpoints_are_in_the_openapi_document(app, api):
     assert "get" in spec["paths"]["/api/v1/public/requests/{number}"]
     assert {"RequestDetailSchema", "RequestListSchema", "PublicStatusSchema", "MessageInSchema"} <= set(
         spec["components"]["schemas"])
+
+
+def test_form_errors_name_nested_fields_and_each_once():
+    schema = {"type": "object", "required": ["a"], "additionalProperties": False,
+              "properties": {"a": {"type": "object", "required": ["b"], "additionalProperties": False,
+                                   "properties": {"b": {"type": "string"}}}},
+              "allOf": [{"required": ["a"]}, {"if": {"required": ["c"]}, "then": {"required": ["a"]}}]}
+    assert service_requests._form_errors(schema, {}) == {"a": ["request_field_required"]}
+    assert service_requests._form_errors(schema, {"a": {"x": 1}}) == {
+        "a.b": ["request_field_required"], "a.x": ["request_field_unknown"]}
+    assert service_requests._form_errors(schema, {"a": {"b": 5}}) == {"a.b": ["request_field_invalid"]}

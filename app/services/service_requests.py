@@ -105,7 +105,8 @@ def _form_errors(schema, form_data):
         else:
             path = ".".join(str(part) for part in error.absolute_path) or "form_data"
             fields.setdefault(path, []).append("request_field_invalid")
-    return fields
+    # a rule repeated in allOf / if-then branches names a field once
+    return {name: list(dict.fromkeys(codes)) for name, codes in fields.items()}
 
 
 def submit(customer_id, request_id):
