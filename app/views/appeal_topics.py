@@ -4,10 +4,10 @@ keep their topic's id): switch "active" off to take a topic off the customer's l
 not a row: the app always offers it."""
 from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from wtforms import BooleanField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..models.appeals import AppealTopic
+from .common import switch_fields
 from .suppliers import yes_no
 
 
@@ -36,9 +36,7 @@ class AppealTopicView(ModelView):
         "title_en": [Optional(), Length(max=128)],
         "sort_order": [InputRequired(message="Обязательное поле."), NumberRange(min=0, max=10000)],
     }
-    # FAB makes a NOT NULL column's checkbox required, so it could never be unticked.
-    add_form_extra_fields = edit_form_extra_fields = {
-        "active": BooleanField("В списке клиента", default=True, description=description_columns["active"])}
+    add_form_extra_fields = edit_form_extra_fields = switch_fields(label_columns, description_columns)
     formatters_columns = {"active": yes_no}
     base_order = ("sort_order", "asc")
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, flash, g, redirect, request, url_for
 from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms import BooleanField
 from wtforms.validators import ValidationError
 
 from ..api.errors import message_for
@@ -148,3 +149,10 @@ def init_view_helpers(app):
     app.jinja_env.globals["EVENT_LABELS"] = EVENT_LABELS
     app.jinja_env.filters["dt"] = format_dt
     app.jinja_env.filters["pretty_json"] = pretty_json
+
+
+def switch_fields(view_labels, view_descriptions, name="active"):
+    """Form fields for a yes/no column that can be switched off: Flask-AppBuilder makes a NOT NULL
+    column's checkbox required (InputRequired), so an unticked box could never be saved. Use as
+    ``add_form_extra_fields = edit_form_extra_fields = switch_fields(label_columns, description_columns)``."""
+    return {name: BooleanField(view_labels[name], default=True, description=view_descriptions.get(name))}

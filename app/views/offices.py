@@ -8,7 +8,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 
 from ..models.offices import Appointment, Office
 from ..services import offices
-from .common import format_dt
+from .common import format_dt, switch_fields
 from .suppliers import yes_no
 
 REQUIRED = InputRequired(message="Обязательное поле.")
@@ -63,6 +63,7 @@ class OfficeView(ModelView):
         "slot_minutes": [REQUIRED, NumberRange(min=5, max=240, message="Интервал: от 5 до 240 минут.")],
         "services": [REQUIRED, Length(max=512), valid_services],
     }
+    add_form_extra_fields = edit_form_extra_fields = switch_fields(label_columns, description_columns)
     formatters_columns = {"active": yes_no, "created_at": format_dt}
     base_order = ("name", "asc")
 

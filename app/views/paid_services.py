@@ -7,7 +7,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from ..models.paid_services import PaidService, PaidServiceCategory
-from .common import format_dt
+from .common import format_dt, switch_fields
 from .suppliers import money, positive, yes_no
 
 REQUIRED = InputRequired(message="Обязательное поле.")
@@ -50,6 +50,7 @@ class PaidServiceView(CatalogueView):
         "unit": [REQUIRED, Length(max=32)],
         "code": [Optional(), Regexp(r"^[a-z0-9_]{1,64}$", message="Код: латиница, цифры и «_», до 64 знаков.")],
     }
+    add_form_extra_fields = edit_form_extra_fields = switch_fields(label_columns, description_columns)
     formatters_columns = {"min_price": money, "active": yes_no, "created_at": format_dt, "updated_at": format_dt}
     base_order = ("sort_order", "asc")
 
@@ -74,6 +75,7 @@ class PaidServiceCategoryView(CatalogueView):
     description_columns = {"active": "Выключенная категория скрывает все свои услуги",
                            "sort_order": "Меньше — выше в списке"}
     validators_columns = {"name": [REQUIRED, Length(max=128)]}
+    add_form_extra_fields = edit_form_extra_fields = switch_fields(label_columns, description_columns)
     formatters_columns = {"active": yes_no}
     base_order = ("sort_order", "asc")
     related_views = [PaidServiceView]
