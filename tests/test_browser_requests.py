@@ -2,35 +2,20 @@
 inbox, opens the request card with the process diagram (the current step highlighted), answers
 in the chat with a file, and the customer reads the answer and the file through the client API."""
 import os
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.models.requests import ServiceRequest
 from app.workflows import jobs
-from tests.conftest import build_app
 from tests.support.chromium import CHROMIUM, Chromium
 from tests.support.customers import Person
-from tests.test_browser import sign_in_with_password
+from tests.test_browser import served, sign_in_with_password  # noqa: F401  (served: the fixture)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason="Debian's chromium is not installed (make browser-deps installs it)")
 
 PDF = b"%PDF-1.4\n" + b"0" * 64
-
-
-@pytest.fixture
-def served(tmp_path):
-    app = build_app(f"sqlite:///{tmp_path / 'browser.db'}", WTF_CSRF_ENABLED=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app, f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
 
 
 def test_an_operator_answers_an_appeal_from_its_card(served, tmp_path):

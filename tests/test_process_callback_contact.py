@@ -11,10 +11,10 @@ from app.extensions import db
 from app.models.appeals import AppealTopic
 from app.models.notifications import OutboxMessage
 from app.models.requests import ServiceRequest
-from app.models.workflow import HumanTask
 from app.workflows import jobs, timers
 from tests.support.billing import link, make_account, make_supplier
 from tests.support.customers import Person
+from tests.test_process_appeals import human_tasks, open_task
 
 
 @pytest.fixture
@@ -48,20 +48,6 @@ def settle(app, request_id):
         instance_id = db.session.get(ServiceRequest, request_id).process_instance_id
         assert jobs.wait_for_jobs(instance_id), "service jobs did not finish"
         db.session.remove()
-
-
-def human_tasks(app, request_id):
-    with app.app_context():
-        instance_id = db.session.get(ServiceRequest, request_id).process_instance_id
-        rows = db.session.execute(select(HumanTask).where(HumanTask.instance_id == instance_id)
-                                  .order_by(HumanTask.id)).scalars().all()
-        db.session.expunge_all()
-        return rows
-
-
-def open_task(app, request_id):
-    [task] = [t for t in human_tasks(app, request_id) if t.status == "open"]
-    return task
 
 
 def complete(api, username, task, data):
