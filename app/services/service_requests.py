@@ -151,12 +151,17 @@ def file_submitted(type_key, form_data, customer, actor, by_kind, by_name=None, 
 def _start(req, customer, actor, by_kind, by_name=None, note=None):
     """Submit ``req`` and start its kind's process (``instances.start`` commits both: a process
     that cannot start leaves nothing behind)."""
-    kind = TYPES[req.type]
-    data = kind.process_data(req, customer)
+    data = TYPES[req.type].process_data(req, customer)
     req.submitted_at = utcnow()
     _history(req, "submitted", by_kind, note=note, by_name=by_name)
+    start_process(req, data, actor)
+
+
+def start_process(req, data, actor):
+    """A new instance of the request's kind's process with ``data``, keyed by its number; its
+    start commits the request's pending changes with it (a reopened support chat starts anew)."""
     db.session.flush()
-    instance = instances.start(kind.process_key, business_key=req.number, data=data, actor=actor,
+    instance = instances.start(TYPES[req.type].process_key, business_key=req.number, data=data, actor=actor,
                                subject={"type": "service_request", "id": str(req.id)})
     req.process_instance_id = instance.id
 

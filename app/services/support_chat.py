@@ -25,7 +25,7 @@ from ..models.requests import DONE_STATUSES, RequestMessage, RequestStatusChange
 from ..models.support_chat import SupportChat
 from ..models.workflow import utcnow
 from ..workflows import instances, tasks
-from . import phones, rate_limits, request_numbers, secrets
+from . import phones, rate_limits, request_numbers, secrets, service_requests
 from .request_types import TYPES
 from .request_types.support_chat import MESSAGE_MAX, TOPICS
 
@@ -120,11 +120,7 @@ def ensure_chat(req, customer):
 
 def _start_process(req, customer, actor):
     """A new instance for the chat; its start commits the chat's pending changes with it."""
-    data = TYPES[KIND].process_data(req, customer)
-    db.session.flush()
-    instance = instances.start(TYPES[KIND].process_key, business_key=req.number, data=data, actor=actor,
-                               subject={"type": "service_request", "id": str(req.id)})
-    req.process_instance_id = instance.id
+    service_requests.start_process(req, TYPES[KIND].process_data(req, customer), actor)
     db.session.commit()
 
 
