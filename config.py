@@ -216,6 +216,14 @@ class Config:
     # Service requests (docs/requests.md): files per request, and the public status check per IP.
     REQUEST_MAX_ATTACHMENTS = int(os.environ.get("REQUEST_MAX_ATTACHMENTS", "20"))
     REQUEST_STATUS_LIMIT_PER_IP = os.environ.get("REQUEST_STATUS_LIMIT_PER_IP", "30 per 10 minutes")
+    # The support chat (docs/processes/support-chat.md): guests opening chats from one address, a
+    # customer opening chats, messages into one chat, guests' messages from one address, and guests'
+    # reads and claims from one address (polling; it also bounds token guessing).
+    SUPPORT_CHAT_OPEN_LIMIT_PER_IP = os.environ.get("SUPPORT_CHAT_OPEN_LIMIT_PER_IP", "5 per hour")
+    SUPPORT_CHAT_OPEN_LIMIT_PER_CUSTOMER = os.environ.get("SUPPORT_CHAT_OPEN_LIMIT_PER_CUSTOMER", "10 per hour")
+    SUPPORT_CHAT_MESSAGE_LIMIT_PER_CHAT = os.environ.get("SUPPORT_CHAT_MESSAGE_LIMIT_PER_CHAT", "20 per 10 minutes")
+    SUPPORT_CHAT_MESSAGE_LIMIT_PER_IP = os.environ.get("SUPPORT_CHAT_MESSAGE_LIMIT_PER_IP", "60 per 10 minutes")
+    SUPPORT_CHAT_READ_LIMIT_PER_IP = os.environ.get("SUPPORT_CHAT_READ_LIMIT_PER_IP", "600 per 10 minutes")
 
     # --- Staff two-factor -----------------------------------------------------------------------
     # Roles that must sign in with a TOTP code (comma-separated); for the others it is optional.

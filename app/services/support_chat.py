@@ -36,24 +36,10 @@ RESOLUTIONS = {"answered": "вопрос решён", "redirected": "напра�
 NAME_MAX = 100
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
-# Overridable in the app config under the key on the left.
-LIMITS = {
-    # Guests opening chats from one address.
-    "SUPPORT_CHAT_OPEN_LIMIT_PER_IP": "5 per hour",
-    # A signed-in customer opening chats.
-    "SUPPORT_CHAT_OPEN_LIMIT_PER_CUSTOMER": "10 per hour",
-    # Messages into one chat, whoever writes from the customer's side.
-    "SUPPORT_CHAT_MESSAGE_LIMIT_PER_CHAT": "20 per 10 minutes",
-    # Guests' messages from one address (over all their chats).
-    "SUPPORT_CHAT_MESSAGE_LIMIT_PER_IP": "60 per 10 minutes",
-    # Guests' reads (polling every few seconds) and claims, which also bounds token guessing.
-    "SUPPORT_CHAT_READ_LIMIT_PER_IP": "600 per 10 minutes",
-}
-
-
 def limit(setting, key):
-    """Count one call against the limit ``setting`` (a key of :data:`LIMITS`) for ``key``."""
-    rate_limits.hit(current_app.config.get(setting, LIMITS[setting]), setting.lower(), key)
+    """Count one call against the configured limit ``setting`` (``SUPPORT_CHAT_…`` in config.py)
+    for ``key``."""
+    rate_limits.hit(current_app.config[setting], setting.lower(), key)
 
 
 # --- checks ---------------------------------------------------------------------------------------
