@@ -196,6 +196,20 @@ def test_supplier_form_refuses_bad_bank_details_and_windows(app, field, value, m
     assert supplier_count(app, code) == 1
 
 
+def test_a_supplier_can_be_switched_off(app):
+    client = sign_in(app, "billing")
+    code = f"off{uuid.uuid4().hex[:8]}"
+    assert client.post("/billing/suppliers/add", data={**GOOD_SUPPLIER, "code": code}).status_code == 302
+    with app.app_context():
+        supplier_id = db.session.query(Supplier).filter_by(code=code).one().id
+        db.session.remove()
+    unticked = {key: value for key, value in GOOD_SUPPLIER.items() if key != "active"}
+    assert client.post(f"/billing/suppliers/edit/{supplier_id}", data={**unticked, "code": code}).status_code == 302
+    with app.app_context():
+        assert db.session.get(Supplier, supplier_id).active is False
+        db.session.remove()
+
+
 def test_reading_window_and_tariff_forms_validate(app, rows):
     client = sign_in(app, "billing")
     refused = client.post(f"/billing/reading-windows/edit/{rows['supplier']}",

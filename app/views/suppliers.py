@@ -28,7 +28,7 @@ from wtforms.validators import (
 
 from ..models.accounts import Account, Supplier, SupplierService, Tariff
 from ..models.customers import Customer
-from .common import format_dt
+from .common import format_dt, switch_fields
 
 # --- shared by the billing screens -----------------------------------------------------------
 SUPPLIER_KINDS = {"electricity": "электроэнергия", "water": "водоснабжение", "heat": "теплоснабжение",
@@ -264,7 +264,8 @@ class SupplierView(BillingView):
         **WINDOW_VALIDATORS,
     }
     add_form_extra_fields = edit_form_extra_fields = {
-        "kind": SelectField("Вид услуг", choices=list(SUPPLIER_KINDS.items()), widget=Select2Widget())}
+        "kind": SelectField("Вид услуг", choices=list(SUPPLIER_KINDS.items()), widget=Select2Widget()),
+        **switch_fields(label_columns, description_columns)}
     formatters_columns = {"kind": labelled(SUPPLIER_KINDS), "active": yes_no, "insurance_amount": money,
                           "created_at": format_dt}
     base_order = ("name", "asc")
