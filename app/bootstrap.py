@@ -9,7 +9,7 @@ BPMN_DIR = os.path.join(os.path.dirname(__file__), "bpmn")
 
 
 
-def _shipped():
+def shipped():
     """Every ``app/bpmn/*.bpmn`` with the DMN files whose decisions it calls and its forms
     directory ``forms/<file name>``: dropping a model and its forms in is enough to ship it."""
     def text(name):
@@ -30,8 +30,6 @@ def _shipped():
     return entries
 
 
-SHIPPED = _shipped()
-
 
 def init_security(app):
     appbuilder = app.appbuilder
@@ -51,6 +49,11 @@ def ensure_staff(app, accounts, password, domain):
     return created
 
 
+def shipped_process(key):
+    """The shipped entry of process ``key`` (its BPMN file is ``<key>.bpmn``)."""
+    return next(entry for entry in shipped() if entry["bpmn"] == f"{key}.bpmn")
+
+
 def read_shipped(entry):
     def read(name):
         with open(os.path.join(BPMN_DIR, name), encoding="utf-8") as handle:
@@ -66,7 +69,7 @@ def read_shipped(entry):
 
 def deploy_shipped(deployed_by="system"):
     results = []
-    for entry in SHIPPED:
+    for entry in shipped():
         bpmn, dmn, forms = read_shipped(entry)
         results.append(deployment.deploy(bpmn, dmn, forms, deployed_by=deployed_by))
     return results

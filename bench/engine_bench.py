@@ -313,13 +313,13 @@ class RawCycle:
         from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
         from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 
-        from app.bootstrap import SHIPPED, read_shipped
+        from app.bootstrap import read_shipped, shipped_process
         from app.workflows import scripting, spiff
 
         self.spiff = spiff
         parser = spiff.KabinetParser()
         if process == "meter_verification":
-            bpmn, dmns, _forms = read_shipped(SHIPPED[0])
+            bpmn, dmns, _forms = read_shipped(shipped_process(process))
         else:
             bpmn, dmns = MINIMAL_BPMN, []
         parser.add_bpmn_xml(spiff.parse_xml(bpmn), filename=f"{process}.bpmn")

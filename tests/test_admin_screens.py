@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from app.bootstrap import BPMN_DIR, SHIPPED
+from app.bootstrap import BPMN_DIR, shipped_process
 from app.extensions import db
 from app.models.workflow import HumanTask, ProcessDefinition, ProcessInstance, utcnow
 from app.views import task_forms
@@ -126,7 +126,7 @@ def upload(client, bpmn, dmn=(), forms=(), key=""):
 
 
 def shipped_files():
-    entry = next(e for e in SHIPPED if e["bpmn"] == "meter_verification.bpmn")
+    entry = shipped_process("meter_verification")
 
     def read(name):
         with open(os.path.join(BPMN_DIR, name), encoding="utf-8") as handle:

@@ -133,3 +133,44 @@ def test_form_choices_and_bounds_come_from_the_process_data():
     assert filled["properties"]["price"]["minimum"] == 1000.5 and "maximum" not in filled["properties"]["price"]
     assert filled["properties"]["items"]["items"]["enum"] == []  # nothing offered: nothing valid
     assert "enum" not in form["properties"]["slot"]  # the deployed form is left as it was
+
+
+def test_an_invoice_needs_a_request_with_a_customer_and_a_good_amount(app, visit_kind):
+    from app.services import request_numbers
+    from app.workflows.builtin_handlers import issue_invoice
+    from app.workflows.service_tasks import JobContext, PermanentFailure
+
+    person = Person(app)
+    detail = submitted_visit(app, person)
+    with app.app_context():
+        walk_in = ServiceRequest(type="test_visit", status="submitted", form_data={}, filed_in_office=True)
+        db.session.add(walk_in)
+        db.session.flush()
+        walk_in.number = request_numbers.make(2026, walk_in.id)
+        db.session.commit()
+        refusals = ((request_numbers.make(2026, 999999), "100.00"), (walk_in.number, "100.00"),
+                    (detail["number"], "0"), (detail["number"], "12.345"), (detail["number"], "много"))
+        for number, amount in refusals:
+            with pytest.raises(PermanentFailure):
+                issue_invoice({"amount": amount, "description": "Выезд"}, JobContext(10**9 + 11, 0, number, 1))
+        db.session.rollback()
+        db.session.remove()
+    assert person.call("GET", "/invoices").get_json()["count"] == 0
+
+
+def test_a_draft_asks_nothing_and_closing_cancels_the_processs_unpaid_invoice(app, visit_kind):
+    person = Person(app)
+    created = person.call("POST", "/requests/", json={"type": "test_visit", "form_data": {}}).get_json()
+    assert created["tasks"] == []
+    answered = person.call("POST", f"/requests/{created['id']}/tasks/1", json={"data": {"slot": SLOTS[0]}})
+    assert answered.status_code == 404 and answered.get_json()["error"]["code"] == "task_not_found"
+
+    detail = submitted_visit(app, person)
+    [task] = detail["tasks"]
+    person.call("POST", f"/requests/{detail['id']}/tasks/{task['id']}", json={"data": {"slot": SLOTS[0]}})
+    settle(app, detail["id"])
+    [invoice] = person.call("GET", "/invoices").get_json()["result"]
+    assert invoice["status"] == "open"
+    assert person.call("POST", f"/requests/{detail['id']}/close", json={}).status_code == 200
+    [invoice] = person.call("GET", "/invoices").get_json()["result"]
+    assert invoice["status"] == "cancelled"

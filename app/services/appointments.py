@@ -7,13 +7,12 @@ index, so of two customers racing for it one gets the request and the other 409
 """
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import Conflict, DomainError, Invalid, NotFound
+from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models.offices import Appointment
-from ..models.requests import RequestStatusChange, ServiceRequest
 from ..models.workflow import utcnow
 from . import offices, periods, service_requests
 
@@ -105,22 +104,8 @@ def reminder_in(starts_at):
 def book(customer_id, office_id, service, slot):
     """Create and submit the customer's ``office_appointment`` request. A refused booking (slot
     taken, in the past, not on the grid) leaves no draft behind."""
-    req = submit_new(customer_id, KIND, {"office_id": office_id, "service": service, "slot": slot})
+    req = service_requests.submit_new(customer_id, KIND, {"office_id": office_id, "service": service, "slot": slot})
     return req, own_by_request(customer_id, req.id)
-
-
-def submit_new(customer_id, kind, form):
-    """Create and submit a request in one go (an app's "book" or "subscribe" button). When the
-    submission is refused the draft is removed: the customer never asked for a draft."""
-    req = service_requests.create_draft(customer_id, kind, form, listed_only=False)
-    try:
-        return service_requests.submit(customer_id, req.id)
-    except DomainError:
-        db.session.rollback()
-        db.session.execute(delete(RequestStatusChange).where(RequestStatusChange.request_id == req.id))
-        db.session.execute(delete(ServiceRequest).where(ServiceRequest.id == req.id))
-        db.session.commit()
-        raise
 
 
 def own_by_request(customer_id, request_id):

@@ -3,7 +3,7 @@ customer pays the invoice like a bill, and the engine hears ``payment_confirmed`
 the invoice's number (``payment_callbacks.py``)."""
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 
 from ..errors import Invalid
 from ..extensions import db
@@ -67,3 +67,13 @@ def open_for_customer(customer_id):
         select(Invoice).where(Invoice.customer_id == customer_id, Invoice.status == "open")
         .order_by(Invoice.created_at.desc(), Invoice.id.desc())
     ).scalars().all()
+
+
+def cancel_open(process_instance_id):
+    """A closed request's process no longer bills: its unpaid invoices are cancelled (flushed
+    with the close). A payment already started for one and confirmed later is logged by
+    payment_callbacks for staff to refund."""
+    if process_instance_id is not None:
+        db.session.execute(
+            update(Invoice).where(Invoice.process_instance_id == process_instance_id, Invoice.status == "open")
+            .values(status="cancelled").execution_options(synchronize_session=False))

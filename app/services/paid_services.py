@@ -7,12 +7,11 @@ describe). The call-out's price per urgency is the catalogue service with the co
 """
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..errors import Invalid
 from ..extensions import db
-from ..models.billing import Invoice
 from ..models.paid_services import PaidService, PaidServiceCategory
 
 URGENCIES = ("normal", "urgent")
@@ -56,16 +55,6 @@ def callout_prices():
         .where(PaidService.code.in_(codes), PaidService.active.is_(True), PaidServiceCategory.active.is_(True))
     ).all()
     return {**CALLOUT_DEFAULT_PRICES, **{codes[code]: price for code, price in found}}
-
-
-def cancel_open_invoices(req):
-    """The request's ``on_close``: a customer who closes a call-out or an order no longer owes
-    its unpaid invoice (flushed with the close). A payment already started for it and confirmed
-    later is logged by payment_callbacks for staff to refund."""
-    if req.process_instance_id is not None:
-        db.session.execute(
-            update(Invoice).where(Invoice.process_instance_id == req.process_instance_id, Invoice.status == "open")
-            .values(status="cancelled").execution_options(synchronize_session=False))
 
 
 # (category, description, [(code, name, description, min price, unit)]) — the demo catalogue and a

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models.requests import RequestAttachment, ServiceRequest
 from . import periods, uploads
+from .service_requests import display_name
 from .bill_pdf import FONTS, MARGIN
 
 TITLE_MAX = 200
@@ -70,8 +71,6 @@ def issue(business_key, title, lines, filename, job_id, note=None):
     done = db.session.execute(select(RequestAttachment).where(RequestAttachment.job_id == job_id)).scalar_one_or_none()
     if done is not None:
         return {"attachment_id": done.id, "filename": done.filename, "repeated": True}
-    from .service_requests import display_name  # the module imports this one's users
-
     stored = uploads.store(render(title, req.number, pairs, note), "requests", allowed=("application/pdf",),
                            max_bytes=20 * 1024 * 1024)
     try:

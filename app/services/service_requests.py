@@ -46,7 +46,8 @@ def _check_form(form_data):
     return form_data
 
 
-def _history(req, status, by_kind, note=None, job_id=None, by_name=None):
+def record_status(req, status, by_kind, note=None, job_id=None, by_name=None):
+    """Move ``req`` to ``status`` and write its history row."""
     req.status, req.updated_at = status, utcnow()
     db.session.add(RequestStatusChange(request_id=req.id, status=status, note=note, by_kind=by_kind,
                                        by_name=by_name, job_id=job_id, at=req.updated_at))
@@ -75,7 +76,7 @@ def create_draft(customer_id, type_key, form_data=None, listed_only=True):
     db.session.add(req)
     db.session.flush()
     req.number = request_numbers.make(req.created_at.year, req.id)
-    _history(req, "draft", "customer")
+    record_status(req, "draft", "customer")
     db.session.commit()
     return req
 
@@ -109,16 +110,20 @@ def _form_errors(schema, form_data):
     return {name: list(dict.fromkeys(codes)) for name, codes in fields.items()}
 
 
+def check_submission(type_key, form_data):
+    """The form must pass its kind's JSON Schema: 422 ``request_form_invalid`` per field."""
+    errors = _form_errors(TYPES[type_key].schema, form_data)
+    if errors:
+        raise Invalid("request_form_invalid", fields={f"form_data.{k}": v for k, v in errors.items()})
+
+
 def submit(customer_id, request_id):
     """Validate the draft and start its process; the status change and the new instance
     commit together, and a process that fails to start leaves the draft as it was."""
     req = own(customer_id, request_id, lock=True)
     if req.status != "draft":
         raise Conflict("request_not_draft", number=req.number)
-    kind = TYPES[req.type]
-    errors = _form_errors(kind.schema, req.form_data)
-    if errors:
-        raise Invalid("request_form_invalid", fields={f"form_data.{k}": v for k, v in errors.items()})
+    check_submission(req.type, req.form_data)
     customer = db.session.get(Customer, customer_id)
     try:
         _start(req, customer, f"customer:{customer_id}", "customer")
@@ -129,17 +134,28 @@ def submit(customer_id, request_id):
     return req
 
 
+def submit_new(customer_id, type_key, form_data):
+    """Create and submit a customer's request in one go (an app's "book" or "subscribe" button):
+    a refused submission leaves nothing behind, the customer never asked for a draft."""
+    check_submission(type_key, _check_form(form_data))
+    customer = db.session.get(Customer, customer_id)
+    return file_submitted(type_key, form_data, customer, f"customer:{customer_id}", "customer")
+
+
 def file_submitted(type_key, form_data, customer, actor, by_kind, by_name=None, note=None, account_id=None,
-                   filed_in_office=False):
-    """A request that skips the draft (filed at the office counter, or by the system for someone
-    registering): numbered, submitted and its process started in one transaction. The caller has
-    checked the form; ``customer`` is None for a person without an account."""
+                   filed_in_office=False, before_start=None):
+    """A request that skips the draft (booked in the app, filed at the office counter, or by the
+    system for someone registering): numbered, submitted and its process started in one
+    transaction. The caller has checked the form; ``customer`` is None for a person without an
+    account; ``before_start(req)`` adds the kind's own rows (a support chat's) to the transaction."""
     req = ServiceRequest(type=type_key, customer_id=customer.id if customer else None, account_id=account_id,
                          status="draft", form_data=form_data, filed_in_office=filed_in_office)
     try:
         db.session.add(req)
         db.session.flush()
         req.number = request_numbers.make(req.created_at.year, req.id)
+        if before_start is not None:
+            before_start(req)
         _start(req, customer, actor, by_kind, by_name=by_name, note=note)
     except BaseException:
         db.session.rollback()
@@ -153,7 +169,7 @@ def _start(req, customer, actor, by_kind, by_name=None, note=None):
     that cannot start leaves nothing behind)."""
     data = TYPES[req.type].process_data(req, customer)
     req.submitted_at = utcnow()
-    _history(req, "submitted", by_kind, note=note, by_name=by_name)
+    record_status(req, "submitted", by_kind, note=note, by_name=by_name)
     start_process(req, data, actor)
 
 
@@ -362,7 +378,8 @@ def close(customer_id, request_id, note=None):
     req = own(customer_id, request_id, lock=True)
     _require_open(req)
     req.closed_at = utcnow()
-    _history(req, "closed", "customer", note=(note or "").strip() or None)
+    record_status(req, "closed", "customer", note=(note or "").strip() or None)
+    invoices.cancel_open(req.process_instance_id)
     kind = TYPES.get(req.type)
     if kind is not None and kind.on_close is not None:
         kind.on_close(req)
@@ -393,7 +410,8 @@ def erase_customer(customer_id, identifiers, closed_note="учётная зап�
         req.form_data, req.feedback = {}, None
         if req.status not in DONE_STATUSES:
             req.closed_at = utcnow()
-            _history(req, "closed", "customer", note=closed_note)
+            record_status(req, "closed", "customer", note=closed_note)
+            invoices.cancel_open(req.process_instance_id)
             still_open.append(req.process_instance_id)
     ids = [req.id for req in reqs]
     if ids:
@@ -438,7 +456,7 @@ def set_status_from_process(business_key, status, note, job_id):
         raise LookupError(f"no service request numbered {business_key!r}")
     if req.status in FINAL_STATUSES:  # closed by the customer meanwhile: the process's word is late
         return {"request_id": req.id, "status": req.status, "ignored": True}
-    _history(req, status, "process", note=note, job_id=job_id)
+    record_status(req, status, "process", note=note, job_id=job_id)
     if status in DONE_STATUSES:
         req.closed_at = req.updated_at
     db.session.flush()
@@ -488,9 +506,6 @@ def file_by_staff(type_key, form_data, customer, contact, username):
     """A request staff file in an office (PR-9), checked like a customer's submission, then
     numbered, submitted and its process started in one transaction. ``customer`` is None for
     a walk-in, whose ``contact`` ({"name", "phone"}) is kept in the form after the check."""
-    kind = TYPES[type_key]
-    errors = _form_errors(kind.schema, _check_form(form_data))
-    if errors:
-        raise Invalid("request_form_invalid", fields={f"form_data.{k}": v for k, v in errors.items()})
+    check_submission(type_key, _check_form(form_data))
     return file_submitted(type_key, {**form_data, **(contact or {})}, customer, username, "staff", by_name=username,
                           note="подана в офисе", filed_in_office=True)

@@ -25,7 +25,7 @@ from ..models.customers import Customer
 from ..models.requests import ServiceRequest
 from ..models.subscriptions import CHANNELS, Subscription
 from ..models.workflow import utcnow
-from . import account_access, appointments, ebills, email_confirmation, service_requests
+from . import account_access, ebills, email_confirmation, service_requests
 
 EBILL_PREFIX = "ebill-"
 ADDRESS_MIN, ADDRESS_MAX = 5, 512
@@ -134,7 +134,7 @@ def _create_security_sms(customer, body):
     form = {key: body[key] for key in ("account_id", "phone", "starts_on", "comment") if body.get(key) is not None}
     if "starts_on" in form:
         form["starts_on"] = form["starts_on"].isoformat()
-    req = appointments.submit_new(customer.id, "security_sms", form)
+    req = service_requests.submit_new(customer.id, "security_sms", form)
     return as_dict(_by_request(req.id))
 
 

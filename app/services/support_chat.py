@@ -21,11 +21,11 @@ from sqlalchemy import case, func, select, update
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models.customers import Customer
-from ..models.requests import DONE_STATUSES, RequestMessage, RequestStatusChange, ServiceRequest
+from ..models.requests import DONE_STATUSES, RequestMessage, ServiceRequest
 from ..models.support_chat import SupportChat
 from ..models.workflow import utcnow
 from ..workflows import instances, tasks
-from . import phones, rate_limits, request_numbers, secrets, service_requests
+from . import phones, rate_limits, secrets, service_requests
 from .request_types import TYPES
 from .request_types.support_chat import MESSAGE_MAX, TOPICS
 
@@ -81,12 +81,6 @@ def _guest_contacts(name, phone, email):
 
 # --- opening ------------------------------------------------------------------------------------
 
-def _status(req, status, by_kind, by_name=None, note=None, job_id=None):
-    req.status, req.updated_at = status, utcnow()
-    db.session.add(RequestStatusChange(request_id=req.id, status=status, note=note, by_kind=by_kind,
-                                       by_name=by_name, job_id=job_id, at=req.updated_at))
-
-
 def ensure_chat(req, customer):
     """The chat row of a support_chat request, and the question as its first message (also when
     the request came through the generic requests API)."""
@@ -104,28 +98,13 @@ def ensure_chat(req, customer):
     return chat
 
 
-def _start_process(req, customer, actor):
-    """A new instance for the chat; its start commits the chat's pending changes with it."""
-    service_requests.start_process(req, TYPES[KIND].process_data(req, customer), actor)
-    db.session.commit()
-
-
 def open_chat(customer, form_data, actor, guest_token_hash=None):
     """A new chat (request, first message, process) for ``customer`` (None: a guest) from a form
     already checked, in one transaction; :func:`open_for_guest` and :func:`open_for_customer`
     check and count it."""
-    try:
-        req = ServiceRequest(type=KIND, customer_id=customer.id if customer else None, status="submitted",
-                             form_data=form_data, submitted_at=utcnow())
-        db.session.add(req)
-        db.session.flush()
-        req.number = request_numbers.make(req.created_at.year, req.id)
-        db.session.add(SupportChat(request_id=req.id, guest_token_hash=guest_token_hash))
-        _status(req, "submitted", "customer")
-        _start_process(req, customer, actor)
-    except BaseException:
-        db.session.rollback()
-        raise
+    req = service_requests.file_submitted(
+        KIND, form_data, customer, actor, "customer",
+        before_start=lambda req: db.session.add(SupportChat(request_id=req.id, guest_token_hash=guest_token_hash)))
     return chat_of(req)
 
 
@@ -238,11 +217,12 @@ def post_as_customer(chat, text, customer_id=None, guest_ip=None):
         db.session.add(message)
         if req.status in DONE_STATUSES:
             req.closed_at = None
-            _status(req, "submitted", "customer", note="чат возобновлён")
+            service_requests.record_status(req, "submitted", "customer", note="чат возобновлён")
             customer = db.session.get(Customer, req.customer_id) if req.customer_id else None
-            _start_process(req, customer, f"customer:{customer_id}" if customer_id else "guest")
-        else:
-            db.session.commit()
+            # a new instance: its start commits the message and the status with it
+            service_requests.start_process(req, TYPES[KIND].process_data(req, customer),
+                                           f"customer:{customer_id}" if customer_id else "guest")
+        db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
@@ -303,7 +283,7 @@ def staff_answer(chat_id, username, text):
     message = RequestMessage(request_id=req.id, author_kind="staff", staff_username=username, text=text)
     db.session.add(message)
     if req.status == "submitted":
-        _status(req, "in_progress", "staff", by_name=username)
+        service_requests.record_status(req, "in_progress", "staff", by_name=username)
     db.session.commit()
     return message
 
@@ -318,7 +298,7 @@ def staff_close(chat_id, username, resolution="answered"):
     req = chat.request
     try:
         req.closed_at = utcnow()
-        _status(req, "completed", "staff", by_name=username, note=RESOLUTIONS[resolution])
+        service_requests.record_status(req, "completed", "staff", by_name=username, note=RESOLUTIONS[resolution])
         open_task = instances.open_tasks(req.process_instance_id) if req.process_instance_id else []
         db.session.flush()
         if open_task:
@@ -343,6 +323,7 @@ def closed_by_process(business_key, instance_id, resolution, job_id):
     if req.process_instance_id != instance_id or req.status not in OPEN_STATUSES:
         return {"request_id": req.id, "status": req.status, "ignored": True}
     req.closed_at = utcnow()
-    _status(req, "completed", "process", by_name=KIND, note=RESOLUTIONS.get(resolution), job_id=job_id)
+    service_requests.record_status(req, "completed", "process", by_name=KIND, note=RESOLUTIONS.get(resolution),
+                                   job_id=job_id)
     db.session.flush()
     return {"request_id": req.id, "status": "completed"}

@@ -47,5 +47,4 @@ register(RequestType(
     process_data=_process_data,
     # Billed to the customer's account in Kabinet: not for office walk-ins without one.
     office=False,
-    on_close=paid_services.cancel_open_invoices,
 ))

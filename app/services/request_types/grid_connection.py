@@ -3,11 +3,7 @@ documents attached as the request's files; the process ``grid_connection`` check
 the contract offer and technical conditions, bills the fee, connects and issues the act."""
 from decimal import Decimal
 
-from sqlalchemy import update
-
 from ...errors import Invalid
-from ...extensions import db
-from ...models.billing import Invoice
 from . import RequestType, base_data, register
 
 LIMIT_KW = 15
@@ -104,13 +100,6 @@ def _process_data(req, customer):
     }
 
 
-def _on_close(req):
-    """Closing the request withdraws its unpaid fee invoice: nobody would connect after the payment."""
-    if req.process_instance_id is not None:
-        db.session.execute(update(Invoice).where(Invoice.process_instance_id == req.process_instance_id,
-                                                 Invoice.status == "open").values(status="cancelled"))
-
-
 def prefill(calculation):
     """A draft's form from a power calculation (CL-1): its recommended power and phases (the
     customer's own three phases kept), and the calculation itself for the operator to see."""
@@ -137,5 +126,4 @@ register(RequestType(
     process_data=_process_data,
     # The documents are the customer's uploads: an office walk-in has none to check.
     office=False,
-    on_close=_on_close,
 ))

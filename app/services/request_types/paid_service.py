@@ -32,5 +32,4 @@ register(RequestType(
     },
     process_data=_process_data,
     office=False,
-    on_close=paid_services.cancel_open_invoices,
 ))
